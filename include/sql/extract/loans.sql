@@ -1,0 +1,24 @@
+-- The loans of one report day for a set of agencies (DESIGN.md sections 1-2).
+--   %(start_utc)s, %(end_utc)s : the Oslo calendar day as a half-open UTC window
+--   %(agency_ids)s             : bigint[] of the enabled agencies
+-- Nothing that identifies a patron leaves the database: no patron id, birth date or name.
+-- The age is computed here, in whole years on the Oslo-local loan date.
+-- Timestamps leave as epoch microseconds, authors joined by U+001F: both parse as vectors.
+SELECT l.id                                                   AS loan_id,
+       l.agency_id,
+       (extract(epoch FROM l.loaned_at) * 1000000)::bigint    AS loaned_at_us,
+       m.isbn,
+       m.title,
+       array_to_string(m.authors, E'\x1f')                    AS authors,
+       m.language,
+       m.material_type_code,
+       p.patron_kind,
+       p.gender,
+       extract(year FROM age((l.loaned_at AT TIME ZONE 'Europe/Oslo')::date, p.birth_date))::int AS age
+FROM lms.loan l
+JOIN lms.item i          ON i.id = l.item_id
+JOIN lms.manifestation m ON m.id = i.manifestation_id
+JOIN lms.patron p        ON p.id = l.patron_id
+WHERE l.loaned_at >= %(start_utc)s
+  AND l.loaned_at <  %(end_utc)s
+  AND l.agency_id = ANY (%(agency_ids)s)

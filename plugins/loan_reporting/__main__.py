@@ -1,0 +1,5 @@
+import sys
+
+from loan_reporting.cli import main
+
+sys.exit(main())
