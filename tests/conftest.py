@@ -1,13 +1,19 @@
-"""Session-wide real parts shared by every test: one embedded PostgreSQL, one database.
+"""Session-wide real parts shared by every test: one embedded PostgreSQL, one database,
+one migrated Airflow home.
 
 The server is the project's embedded PostgreSQL (or ``LOAN_REPORTING_DSN``). Each test
-session gets its own freshly created database on it, dropped at the end, so parallel
-sessions (a developer's and a helper's) never see each other's rows.
+session gets its own freshly created databases on it (library data, Airflow metadata,
+pipeline state), dropped at the end, so parallel sessions never see each other's rows.
+Airflow reads its configuration when first imported, so the environment is set here,
+before any test module imports it.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -15,24 +21,56 @@ import psycopg
 import pytest
 
 from loan_reporting import embedded_db, schema
+from loan_reporting.airflow_env import airflow_environment
 
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 REFERENCE_DIR = Path(os.environ.get("LOAN_REPORTING_REFERENCE_DIR", SHARED_DIR / "reference"))
 
+SESSION_DB = f"test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+AIRFLOW_DB = f"{SESSION_DB}_airflow"
+STATE_DB = f"{SESSION_DB}_state"
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-home-"))
+
+os.environ.update(
+    airflow_environment(library_db=SESSION_DB, airflow_db=AIRFLOW_DB, state_db=STATE_DB, home=_AIRFLOW_HOME)
+)
+os.environ["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
+os.environ.setdefault("LOAN_REPORTING_REFERENCE_DATA", str(REFERENCE_DIR))
+os.environ["LOAN_REPORTING_STAGING_BASE"] = (_AIRFLOW_HOME / "staging").as_uri()
+os.environ["LOAN_REPORTING_TASK_RETRIES"] = "0"
+
+pytest_plugins = []
+if (Path(__file__).parent / "fixtures" / "fake_bokbasen.py").exists():
+    pytest_plugins.append("tests.fixtures.fake_bokbasen")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("LOAN_REPORTING_KEEP_TEST_DB"):
+        return
+    for name in (SESSION_DB, AIRFLOW_DB, STATE_DB):
+        try:
+            embedded_db.drop_database(name)
+        except Exception as exc:  # pragma: no cover - cleanup must not hide the result
+            print(f"could not drop test database {name}: {exc}", file=sys.stderr)
+
 
 @pytest.fixture(scope="session")
 def session_dbname() -> str:
-    return f"test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    return SESSION_DB
 
 
 @pytest.fixture(scope="session")
-def lms_dsn(session_dbname):
-    """DSN of a fresh database holding the reference library-system schema (no rows)."""
-    dsn = embedded_db.ensure_database(session_dbname)
+def lms_dsn():
+    """DSN of this session's library database, holding the reference schema."""
+    dsn = embedded_db.database_dsn(SESSION_DB)
     schema.create_reference_schema(dsn)
-    yield dsn
-    if not os.environ.get("LOAN_REPORTING_KEEP_TEST_DB"):
-        embedded_db.drop_database(session_dbname)
+    return dsn
+
+
+@pytest.fixture(scope="session")
+def state_dsn():
+    """DSN of this session's pipeline-state database (ledger, token cache)."""
+    return embedded_db.database_dsn(STATE_DB)
 
 
 @pytest.fixture()
@@ -46,3 +84,11 @@ def reference_dir() -> Path:
     if not REFERENCE_DIR.is_dir():
         pytest.skip(f"reference data not found at {REFERENCE_DIR}")
     return REFERENCE_DIR
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A migrated Airflow metadata database, once per session."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, env=os.environ.copy(),
+                   stdout=subprocess.DEVNULL)
+    return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]

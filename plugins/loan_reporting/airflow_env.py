@@ -77,13 +77,15 @@ def bokbasen_connection_json(base_url: str) -> str:
 def airflow_environment(
     *,
     library_db: str = "lms",
+    airflow_db: str = "airflow",
+    state_db: str = "loan_reporting",
     fake_bokbasen_url: str | None = None,
     home: Path = AIRFLOW_HOME,
 ) -> dict[str, str]:
     """Environment variables for running Airflow (scheduler, dag.test, CLI) on this project."""
-    airflow_dsn = embedded_db.ensure_database("airflow")
+    airflow_dsn = embedded_db.ensure_database(airflow_db)
     library_dsn = embedded_db.ensure_database(library_db)
-    state_dsn = embedded_db.ensure_database("loan_reporting")
+    state_dsn = embedded_db.ensure_database(state_db)
     fake_url = fake_bokbasen_url or f"http://127.0.0.1:{DEFAULT_FAKE_BOKBASEN_PORT}"
     env = {
         "AIRFLOW_HOME": str(home),

