@@ -3,6 +3,9 @@
   db url|stop            print the DSN in use (starting the embedded server) / stop it
   schema                 create the reference schema (idempotent)
   generate ...           fill the library database with synthetic data
+  demo ...               generate data and run the DAG end to end (make demo)
+  ui                     airflow standalone on this setup (make ui)
+  airflow-env            print the Airflow environment as export lines
 """
 
 from __future__ import annotations
@@ -59,6 +62,27 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_demo(args) -> int:
+    from loan_reporting import demo
+
+    return demo.run(start=args.start_date, days=args.days, agencies=args.agencies,
+                    loans_per_day=args.loans_per_day, failing_agencies=args.with_failing_agencies,
+                    database=args.database)
+
+
+def cmd_ui(args) -> int:
+    from loan_reporting import demo
+
+    return demo.ui()
+
+
+def cmd_airflow_env(args) -> int:
+    from loan_reporting.airflow_env import airflow_environment, export_lines
+
+    print(export_lines(airflow_environment(library_db=args.database)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m loan_reporting", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -83,6 +107,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave out the enabled agencies whose settings are unusable")
     p.add_argument("--json", action="store_true", help="print the full case summary as JSON")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("demo", help="generate a library system and run the DAG for several days")
+    p.add_argument("--start-date", type=date.fromisoformat, default=date(2026, 3, 27))
+    p.add_argument("--days", type=int, default=4)
+    p.add_argument("--agencies", type=int, default=12)
+    p.add_argument("--loans-per-day", type=int, default=5000)
+    p.add_argument("--with-failing-agencies", action="store_true",
+                   help="include agencies with unusable settings (their runs then fail, as they should)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("ui", help="airflow standalone on this project, with the fake Bokbasen")
+    p.set_defaults(func=cmd_ui)
+
+    p = sub.add_parser("airflow-env", help="print the Airflow environment as export lines")
+    p.set_defaults(func=cmd_airflow_env)
     return parser
 
 

@@ -82,9 +82,13 @@ class ReportDayTimetable(Timetable):
         return pendulum.instance(moment).in_timezone(self.timezone).date()
 
     def infer_manual_data_interval(self, *, run_after: pendulum.DateTime) -> DataInterval:
-        """A manual run reports the last day that has ended (and had its grace period)."""
-        last_complete = self.report_day(run_after - self.grace) - timedelta(days=1)
-        return self.interval_for(last_complete)
+        """A manual run (or ``dag.test``) with logical date X reports the Oslo day containing X.
+
+        The UI's trigger form and ``dag.test(logical_date=...)`` pass the chosen logical
+        date here, so a run triggered for "2026-03-29" reports 29 March. The extract task
+        refuses a day that has not ended yet.
+        """
+        return self.interval_for(self.report_day(run_after))
 
     def next_dagrun_info(
         self,

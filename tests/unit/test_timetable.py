@@ -62,12 +62,12 @@ def test_consecutive_runs_tile_the_calendar_across_dst():
     assert [TT.report_day(i.logical_date).day for i in infos] == [27, 28, 29, 30, 31]
 
 
-def test_manual_run_reports_the_last_complete_day():
-    run_after = pendulum.datetime(2026, 11, 21, 9, 30, tz="Europe/Oslo")
-    assert TT.infer_manual_data_interval(run_after=run_after) == TT.interval_for(date(2026, 11, 20))
-    # Before the grace period has passed, yesterday is not complete yet.
-    early = pendulum.datetime(2026, 11, 21, 1, 0, tz="Europe/Oslo")
-    assert TT.infer_manual_data_interval(run_after=early) == TT.interval_for(date(2026, 11, 19))
+def test_manual_run_reports_the_oslo_day_of_its_logical_date():
+    # 00:30 on 21 November in Oslo is still 20 November in UTC: the Oslo day counts.
+    chosen = pendulum.datetime(2026, 11, 21, 0, 30, tz="Europe/Oslo")
+    assert TT.infer_manual_data_interval(run_after=chosen) == TT.interval_for(date(2026, 11, 21))
+    midnight = pendulum.datetime(2026, 3, 29, tz="Europe/Oslo")
+    assert TT.infer_manual_data_interval(run_after=midnight) == TT.interval_for(date(2026, 3, 29))
 
 
 def test_serialisation_round_trip():

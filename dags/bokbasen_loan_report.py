@@ -1,0 +1,110 @@
+"""
+### Bokbasen loan report
+
+Reports every loan of the previous **Oslo calendar day** to Bokbasen's Library Loans API:
+one report per enabled library (agency) per day.
+
+**Runs are labelled by the day they report.** The run with logical date 2026-03-29
+reports the loans of 29 March 2026, 00:00 to 24:00 Oslo time (23 hours that day: the
+clocks go forward). The nightly run starts `LOAN_REPORTING_GRACE_MINUTES` (default 120)
+after Oslo midnight, so that loans synced late by self-service machines are included.
+A run reports the same loans whenever it runs; nothing depends on the wall clock.
+
+#### Tasks
+1. **extract**: reads the enabled agencies' loans of the day from the library system
+   (`cicero_db`) and stages them as Parquet parts under the staging base. No patron id,
+   birth date or name leaves the database; the age is computed in the query.
+2. **transform**: builds one report per agency (EAN validation, format mapping,
+   anonymised borrower, library identity and location) and a data-quality summary:
+   loans read, reported and excluded per reason, unknown material codes.
+3. **load** (one mapped task per agency, named by ISIL and library name): sends the
+   report, unless the ledger says this exact report was already accepted. One library's
+   rejection or outage does not stop the others.
+4. **summary**: one table of every agency; fails the run if any agency failed, so the
+   failure shows in the UI. Its log says what to do.
+
+#### Configuration
+- Connections: `cicero_db` (postgres, read-only library system), `bokbasen_default`
+  (http: host = loans endpoint URL, login = client id, password = client secret, extra
+  `{"token_url": ..., "audience": optional}`), `loan_reporting_db` (postgres the pipeline
+  may write: submission ledger and the shared token cache).
+- Environment: `LOAN_REPORTING_START_DATE` (first day for catchup), `LOAN_REPORTING_GRACE_MINUTES`,
+  `LOAN_REPORTING_STAGING_BASE` (`file://...` or `s3://...`), `LOAN_REPORTING_INSTALLATION`
+  (namespace of transaction ids: never change it in production),
+  `LOAN_REPORTING_REFERENCE_DATA` (postal code and municipality registers),
+  `LOAN_REPORTING_MAX_ACTIVE_RUNS`, `LOAN_REPORTING_TASK_RETRIES`.
+
+#### Reruns and backfills
+- Clearing a run, or one agency's **load**, sends exactly the same report again (same
+  transaction ids) or skips it when the ledger shows it accepted. Clearing **extract**
+  after late loans arrived sends a corrected report.
+- Backfill January: `airflow backfill create --dag-id bokbasen_loan_report
+  --from-date 2026-01-01 --to-date 2026-01-31` (needs a running scheduler). The dates
+  are read as Oslo calendar days.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+
+from loan_reporting import settings
+from loan_reporting.timetable import ReportDayTimetable
+
+CONFIG = settings.load()
+
+default_args = {
+    "owner": "library-data-engineering",
+    "retries": CONFIG.task_retries,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=30),
+}
+
+
+@dag(
+    dag_id="bokbasen_loan_report",
+    schedule=ReportDayTimetable(grace=CONFIG.grace),
+    start_date=pendulum.datetime(
+        CONFIG.start_date.year, CONFIG.start_date.month, CONFIG.start_date.day, tz="Europe/Oslo"
+    ),
+    catchup=True,
+    max_active_runs=CONFIG.max_active_runs,
+    default_args=default_args,
+    tags=["bokbasen", "loans", "national-reporting"],
+    doc_md=__doc__,
+)
+def bokbasen_loan_report():
+    @task
+    def extract(**context) -> dict:
+        from loan_reporting import tasks
+
+        return tasks.extract(context, CONFIG)
+
+    @task
+    def transform(manifest: dict, **context) -> list[dict]:
+        from loan_reporting import tasks
+
+        return tasks.transform(manifest, context, CONFIG)
+
+    @task(map_index_template="{{ agency_label }}")
+    def load(agency: dict, **context) -> dict:
+        from loan_reporting import tasks
+
+        return tasks.load(agency, context)
+
+    @task(trigger_rule="all_done", retries=0)
+    def summary(agencies: list[dict], **context) -> dict:
+        from loan_reporting import tasks
+
+        return tasks.summary(agencies, context)
+
+    manifest = extract()
+    agencies = transform(manifest)
+    loads = load.expand(agency=agencies)
+    loads >> summary(agencies)
+
+
+bokbasen_loan_report()

@@ -1,0 +1,156 @@
+"""The steps of the nightly report, as plain functions the DAG's tasks call.
+
+Each function takes its inputs explicitly (connections, directories, settings) and returns
+a small JSON-able manifest, so the DAG file only wires them together and tests can call
+them without a scheduler. Logs are written for the data engineer reading them at 7 a.m.:
+the first lines say which Oslo day and which UTC window a task covers.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+
+import orjson
+
+from loan_reporting import extract
+from loan_reporting.contracts import AgencySettings
+from loan_reporting.oslo_day import oslo_day_window
+
+log = logging.getLogger(__name__)
+
+
+class DayNotOverError(Exception):
+    """The requested report day has not ended yet in Oslo."""
+
+
+def describe_window(report_date: date) -> str:
+    start, end = oslo_day_window(report_date)
+    hours = (end - start).total_seconds() / 3600
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    return (
+        f"report day {report_date.isoformat()} (Europe/Oslo calendar day, {hours:g} h): "
+        f"UTC window [{start.astimezone(UTC).strftime(fmt)}, {end.astimezone(UTC).strftime(fmt)})"
+    )
+
+
+def agency_label(agency: dict) -> str:
+    name = agency.get("library_name") or agency.get("agency_name") or "(no library name)"
+    return f"{agency.get('isil') or agency['agency_id']} {name}"
+
+
+def check_day_is_over(report_date: date, now: datetime | None = None) -> None:
+    _, end = oslo_day_window(report_date)
+    now = now or datetime.now(UTC)
+    if now < end:
+        raise DayNotOverError(
+            f"report day {report_date} has not ended in Oslo yet (it ends {end.isoformat()}); "
+            "a report now would be incomplete. Trigger the run with the logical date of a past day."
+        )
+
+
+def run_extract(conn, report_date: date, target_dir, *, chunk_rows: int) -> dict:
+    """Stage the day's loans of every enabled agency; return the extract manifest."""
+    log.info("Extract: %s", describe_window(report_date))
+    start, end = oslo_day_window(report_date)
+    agencies = extract.read_agencies(conn)
+    enabled = [a for a in agencies if a.enabled]
+    disabled = [a for a in agencies if not a.enabled]
+    log.info("%d agencies enabled for Bokbasen reporting, %d disabled (%s)", len(enabled), len(disabled),
+             ", ".join(a.isil or str(a.agency_id) for a in disabled) or "none")
+    manifest = extract.stage_loans(conn, report_date, start, end, [a.agency_id for a in enabled],
+                                   target_dir / "extract", chunk_rows=chunk_rows)
+    log.info("Staged %s loans in %d part(s) under %s", f"{manifest.rows:,}", len(manifest.parts),
+             target_dir / "extract")
+    result = manifest.to_dict()
+    result["agencies"] = [asdict(a) for a in enabled]
+    result["disabled"] = [a.isil or str(a.agency_id) for a in disabled]
+    return result
+
+
+def agencies_from_manifest(manifest: dict) -> list[AgencySettings]:
+    return [AgencySettings(**a) for a in manifest["agencies"]]
+
+
+def write_json(path, data) -> None:
+    with path.open("wb") as f:
+        f.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+
+
+class AgencyFailed(Exception):
+    """This agency cannot be reported until someone fixes its data or settings."""
+
+
+def run_load(agency: dict, *, hook_factory, ledger) -> dict:
+    """Send one agency's staged report through the ledger (skipped if already accepted)."""
+    from airflow.sdk import ObjectStoragePath
+
+    report_date = date.fromisoformat(agency["report_date"])
+    log.info("Load: %s, agency %s", describe_window(report_date), agency["label"])
+    if agency.get("error"):
+        log.error("Agency %s has unusable Bokbasen settings: %s", agency["label"], agency["error"])
+        raise AgencyFailed(f"{agency['label']}: {agency['error']}")
+    path = ObjectStoragePath(agency["report_path"])
+    payload = path.read_bytes()
+    log.info("Report %s: %s loans, %s bytes, sha256 %s", path, f"{agency['loan_count']:,}", f"{len(payload):,}",
+             agency["sha256"][:12])
+    hook = hook_factory()
+    outcome = ledger.submit(
+        agency["isil"],
+        report_date,
+        payload,
+        agency["loan_count"],
+        lambda body: hook.send_report(body, isil=agency["isil"], report_date=report_date),
+    )
+    result = {"isil": agency["isil"], "outcome": outcome.outcome, "status": outcome.status,
+              "loan_count": outcome.loan_count}
+    if outcome.send_result is not None:
+        result.update(http_status=outcome.send_result.status_code, attempts=outcome.send_result.attempts,
+                      waited_seconds=round(outcome.send_result.waited_seconds, 2))
+    return result
+
+
+def run_summary(report_date: date, agencies: list[dict], ledger) -> dict:
+    """Log one table of every agency of the day; return it with the list of failures."""
+    log.info("Summary: %s", describe_window(report_date))
+    rows = {r.isil: r for r in ledger.rows(report_date=report_date)}
+    table, failed = [], []
+    for agency in agencies:
+        row = rows.get(agency.get("isil"))
+        if agency.get("error"):
+            status, detail = "failed", agency["error"]
+        elif row is None:
+            status, detail = "not sent", "no ledger entry: the load task did not run"
+        elif row.status == "accepted" and row.payload_sha256 == agency.get("sha256"):
+            status, detail = "accepted", f"HTTP {row.last_http_status}"
+        elif row.status == "accepted":
+            status, detail = "failed", "ledger holds another payload than this run built (a concurrent run?)"
+        else:
+            status, detail = row.status, f"HTTP {row.last_http_status}: {row.last_message}"
+        if status != "accepted":
+            failed.append(agency["label"])
+        excluded = agency.get("excluded") or {}
+        table.append({
+            "agency": agency["label"],
+            "read": agency.get("read", 0),
+            "reported": agency.get("reported", 0),
+            "excluded": ", ".join(f"{k} {v}" for k, v in sorted(excluded.items())) or "-",
+            "status": status,
+            "detail": detail,
+        })
+    log.info("Bokbasen loan report for %s:\n%s", report_date, format_table(table))
+    return {"report_date": report_date.isoformat(), "agencies": table, "failed": failed}
+
+
+def format_table(rows: list[dict]) -> str:
+    if not rows:
+        return "(no enabled agencies)"
+    headers = list(rows[0])
+    widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
+    widths["detail"] = min(widths.get("detail", 0), 90)
+    line = "  ".join(h.ljust(widths[h]) for h in headers)
+    out = [line, "  ".join("-" * widths[h] for h in headers)]
+    for r in rows:
+        out.append("  ".join(str(r[h])[: widths[h]].ljust(widths[h]) for h in headers))
+    return "\n".join(out)

@@ -1,0 +1,88 @@
+"""Airflow-facing glue of the Bokbasen loan report DAG.
+
+Each function takes the task's Airflow context, resolves connections, the report day and
+the staging directory, and calls the plain functions of :mod:`loan_reporting.pipeline`.
+Kept apart from the DAG file so the DAG stays thin and parses fast.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from loan_reporting import pipeline, staging
+from loan_reporting.settings import BOKBASEN_CONN_ID, LIBRARY_CONN_ID, STATE_CONN_ID, Settings
+from loan_reporting.timetable import ReportDayTimetable
+
+log = logging.getLogger(__name__)
+
+
+def report_date_of(context) -> date:
+    """The Oslo calendar day a run reports: the day of its logical date (or interval start)."""
+    moment = context.get("logical_date") or context["data_interval_start"]
+    return ReportDayTimetable().report_day(moment)
+
+
+def _run_dir(context, config: Settings, report_date: date):
+    return staging.run_dir(config.staging_base, context["dag"].dag_id, report_date, context["run_id"])
+
+
+def extract(context, config: Settings) -> dict:
+    from airflow.exceptions import AirflowFailException
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    report_date = report_date_of(context)
+    try:
+        pipeline.check_day_is_over(report_date)
+    except pipeline.DayNotOverError as exc:
+        raise AirflowFailException(str(exc)) from None
+    conn = PostgresHook(postgres_conn_id=LIBRARY_CONN_ID).get_conn()
+    try:
+        conn.read_only = True
+        return pipeline.run_extract(conn, report_date, _run_dir(context, config, report_date),
+                                    chunk_rows=config.chunk_rows)
+    finally:
+        conn.close()
+
+
+def transform(manifest: dict, context, config: Settings) -> list[dict]:
+    report_date = date.fromisoformat(manifest["report_date"])
+    return pipeline.run_transform(manifest, _run_dir(context, config, report_date), config)
+
+
+def load(agency: dict, context) -> dict:
+    from airflow.exceptions import AirflowFailException
+
+    from loan_reporting.bokbasen.errors import BokbasenError
+    from loan_reporting.bokbasen.hook import BokbasenHook
+    from loan_reporting.bokbasen.ledger import Ledger
+
+    context["agency_label"] = agency["label"]
+    try:
+        return pipeline.run_load(
+            agency,
+            hook_factory=lambda: BokbasenHook(bokbasen_conn_id=BOKBASEN_CONN_ID),
+            ledger=Ledger.from_connection(STATE_CONN_ID),
+        )
+    except pipeline.AgencyFailed as exc:
+        raise AirflowFailException(str(exc)) from None
+    except BokbasenError as exc:
+        if exc.retryable:
+            raise  # an Airflow retry may succeed
+        raise AirflowFailException(str(exc)) from None
+
+
+def summary(agencies: list[dict], context) -> dict:
+    from airflow.exceptions import AirflowFailException
+
+    from loan_reporting.bokbasen.ledger import Ledger
+
+    report_date = report_date_of(context)
+    result = pipeline.run_summary(report_date, agencies, Ledger.from_connection(STATE_CONN_ID))
+    if result["failed"]:
+        raise AirflowFailException(
+            f"{len(result['failed'])} of {len(agencies)} agencies were not reported for {report_date}: "
+            + ", ".join(result["failed"])
+            + ". See the table above and each agency's load log; clear its load task once fixed."
+        )
+    return result
