@@ -1,0 +1,1 @@
+SELECT pg_advisory_unlock(hashtextextended('bokbasen_reporting.submission:' || %(isil)s::text || ':' || %(report_date)s::date::text, 0))
