@@ -576,7 +576,9 @@ class FakeBokbasen:
             if token in self._state.tokens:
                 self._state.tokens[token].revoked = True
 
-    def _store_report(self, doc: dict, raw: bytes, gzipped: bool) -> dict:
+    def _store_report(self, doc: dict, raw: bytes, gzipped: bool, state: _State | None = None) -> dict | None:
+        """Keep an accepted report. ``state``: the state when the request arrived; a request that
+        straddled a :meth:`reset` (e.g. a slow answer the client gave up on) is not kept."""
         library = doc.get("library") or {}
         report = {
             "received_at": datetime.now(UTC).isoformat(),
@@ -588,6 +590,8 @@ class FakeBokbasen:
             "payload": doc,
         }
         with self._lock:
+            if state is not None and state is not self._state:
+                return None
             self._state.reports.append(report)
             seq = len(self._state.reports)
         if self.reports_dir is not None:
@@ -809,6 +813,8 @@ def _make_handler(server: FakeBokbasen):
 
         def _loans(self) -> None:
             raw = self._read_body()
+            with server._lock:
+                state = server._state
             record = self._record("loans")
             encoding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
             body = raw
@@ -841,7 +847,7 @@ def _make_handler(server: FakeBokbasen):
                 record.status = answer.status
                 record.note = (answer.body or {}).get("message")
                 raise
-            server._store_report(doc, body, encoding == "gzip")
+            server._store_report(doc, body, encoding == "gzip", state)
             record.status = fault.status if fault is not None and fault.status else 204
             self._send(record.status)
 
