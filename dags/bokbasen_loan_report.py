@@ -58,7 +58,7 @@ CONFIG = settings.load()
 default_args = {
     "owner": "library-data-engineering",
     "retries": CONFIG.task_retries,
-    "retry_delay": timedelta(minutes=2),
+    "retry_delay": CONFIG.retry_delay,
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=30),
 }

@@ -47,6 +47,8 @@ if (Path(__file__).parent / "fixtures" / "fake_bokbasen.py").exists():
 def pytest_sessionfinish(session, exitstatus):
     if os.environ.get("LOAN_REPORTING_KEEP_TEST_DB"):
         return
+    if "airflow.settings" in sys.modules:  # close Airflow's pooled connections before dropping its database
+        sys.modules["airflow.settings"].dispose_orm()
     for name in (SESSION_DB, AIRFLOW_DB, STATE_DB):
         try:
             embedded_db.drop_database(name)

@@ -23,6 +23,7 @@ from pathlib import Path
 from loan_reporting import PROJECT_ROOT, airflow_env, embedded_db, generator, schema
 
 RECEIVED_DIR = PROJECT_ROOT / "var" / "fake-bokbasen" / "received"
+STATE_DB = "loan_reporting"
 
 
 def run(
@@ -45,11 +46,16 @@ def run(
 
     from loan_reporting.bokbasen.fake_server import FakeBokbasen
 
+    # The demo regenerates its library data, so it starts from an empty ledger too
+    # (otherwise identical reports from the last demo would be skipped, as they should be).
+    embedded_db.drop_database(STATE_DB)
     server = FakeBokbasen(host="127.0.0.1", port=0, client_id=airflow_env.DEMO_CLIENT_ID,
                           client_secret=airflow_env.DEMO_CLIENT_SECRET, store_dir=RECEIVED_DIR)
     server.start()
-    env = airflow_env.airflow_environment(library_db=database, fake_bokbasen_url=server.base_url)
+    env = airflow_env.airflow_environment(library_db=database, state_db=STATE_DB, fake_bokbasen_url=server.base_url)
     os.environ.update(env)
+    # dag.test() waits out retry delays in-process; the hook already retries within a task.
+    os.environ.setdefault("LOAN_REPORTING_TASK_RETRIES", "0")
     print(f"Fake Bokbasen listening on {server.base_url}; migrating Airflow's metadata database ...", flush=True)
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, env=os.environ.copy(),
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -63,7 +69,7 @@ def run(
     from loan_reporting.dag_runs import load_dag
 
     dag = load_dag("bokbasen_loan_report")
-    ledger = Ledger(embedded_db.ensure_database("loan_reporting"))
+    ledger = Ledger(embedded_db.ensure_database(STATE_DB))
     token_requests = {}
     states = {}
     for d in range(days):
@@ -73,6 +79,11 @@ def run(
         dagrun = dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, tz="Europe/Oslo"))
         token_requests[day] = server.stats()["token_requests"] - before
         states[day] = str(getattr(dagrun, "state", "?"))
+    # A rerun of the first day: the ledger knows it was accepted with this exact payload.
+    before = server.stats()["loan_requests"]
+    print(f"Rerunning {start} (idempotency: nothing should be sent again) ...", flush=True)
+    rerun = dag.test(logical_date=pendulum.datetime(start.year, start.month, start.day, tz="Europe/Oslo"))
+    rerun_requests = server.stats()["loan_requests"] - before
     server.stop()
 
     from loan_reporting.pipeline import format_table
@@ -87,7 +98,9 @@ def run(
     print()
     for day in sorted(states):
         print(f"{day}: run {states[day]}, {token_requests[day]} token request(s) to the fake Bokbasen")
-    print(f"Reports received by the fake Bokbasen: {RECEIVED_DIR}")
+    print(f"Rerun of {start}: run {getattr(rerun, 'state', '?')}, {rerun_requests} report(s) sent again "
+          "(the ledger skips reports already accepted with an identical payload)")
+    print(f"Reports received by the fake Bokbasen: {RECEIVED_DIR} (one JSON file per report)")
     print(f"Submission ledger: database 'loan_reporting', schema bokbasen_reporting ({ledger.dsn})")
     print(f"Demo wall time: {time.perf_counter() - t0:.1f} s")
     return 0 if all(s.endswith("success") for s in states.values()) or failing_agencies else 1

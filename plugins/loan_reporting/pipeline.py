@@ -73,6 +73,76 @@ def agencies_from_manifest(manifest: dict) -> list[AgencySettings]:
     return [AgencySettings(**a) for a in manifest["agencies"]]
 
 
+def run_transform(manifest: dict, target_dir, config) -> list[dict]:
+    """Build every agency's report from the staged parts; stage the report files.
+
+    Returns one small manifest per agency (the load task is mapped over them). An agency
+    whose settings are unusable comes back with ``error`` set and no report.
+    """
+    import hashlib
+
+    from loan_reporting.report.builder import ReportBuilder
+    from loan_reporting.report.quality import format_quality_table
+    from loan_reporting.report.reference_data import load_reference_data
+
+    report_date = date.fromisoformat(manifest["report_date"])
+    log.info("Transform: %s", describe_window(report_date))
+    builder = ReportBuilder(
+        report_date,
+        agencies_from_manifest(manifest),
+        reference=load_reference_data(config.reference_data),
+        installation_namespace=config.installation,
+    )
+    for chunk in extract.read_staged_parts(manifest["parts"]):
+        builder.add_chunk(chunk)
+    results = builder.finish()
+
+    reports_dir = target_dir / "reports"
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    agencies, unknown = [], {}
+    for result in results:
+        q = result.quality
+        entry = {
+            "report_date": report_date.isoformat(),
+            "agency_id": result.agency_id,
+            "isil": result.isil,
+            "library_name": result.library_name,
+            "label": agency_label({"isil": result.isil, "agency_id": result.agency_id,
+                                   "library_name": result.library_name}),
+            "report_path": None,
+            "sha256": None,
+            "loan_count": result.loan_count,
+            "read": q.read,
+            "reported": q.reported,
+            "excluded": dict(q.excluded),
+            "location": q.location,
+            "error": result.error,
+        }
+        if result.payload is not None:
+            path = reports_dir / f"{result.isil}.json"
+            with path.open("wb") as f:
+                f.write(result.payload)
+            entry["report_path"] = str(path)
+            entry["sha256"] = hashlib.sha256(result.payload).hexdigest()
+        if q.location_warning:
+            log.warning("Agency %s: location omitted: %s", entry["label"], q.location_warning)
+        if result.error:
+            log.error("Agency %s cannot be reported: %s", entry["label"], result.error)
+        for code, n in q.unknown_material_types.items():
+            unknown[code] = unknown.get(code, 0) + n
+        agencies.append(entry)
+    log.info("Data quality per agency:\n%s", format_quality_table([r.quality for r in results]))
+    if unknown:
+        log.warning("Unknown material type codes (excluded; add them to include/config/material_formats.toml): %s",
+                    ", ".join(f"{code} x{n}" for code, n in sorted(unknown.items(), key=lambda kv: -kv[1])))
+    write_json(target_dir / "quality.json", [r.quality.to_dict() for r in results])
+    read = sum(a["read"] for a in agencies)
+    reported = sum(a["reported"] for a in agencies)
+    log.info("%s loans read, %s reported, %s excluded, %d report(s) staged under %s", f"{read:,}",
+             f"{reported:,}", f"{read - reported:,}", sum(1 for a in agencies if a["report_path"]), reports_dir)
+    return agencies
+
+
 def write_json(path, data) -> None:
     with path.open("wb") as f:
         f.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))

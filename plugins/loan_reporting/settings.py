@@ -13,6 +13,7 @@ environment (or in ``airflow.cfg``'s ``[core]`` section through your deployment 
                                           unset: locations are omitted with a warning
 ``LOAN_REPORTING_CHUNK_ROWS``             rows per staged extract part (200000)
 ``LOAN_REPORTING_TASK_RETRIES``           Airflow retries of each task (3)
+``LOAN_REPORTING_RETRY_DELAY_SECONDS``    first retry delay, doubled each retry (120)
 ``LOAN_REPORTING_MAX_ACTIVE_RUNS``        runs at once, e.g. during a backfill (4)
 ========================================  ===================================================
 
@@ -47,6 +48,7 @@ class Settings:
     reference_data: str | None
     chunk_rows: int
     task_retries: int
+    retry_delay: timedelta
     max_active_runs: int
 
 
@@ -59,5 +61,6 @@ def load() -> Settings:
         reference_data=os.environ.get("LOAN_REPORTING_REFERENCE_DATA") or None,
         chunk_rows=int(_env("LOAN_REPORTING_CHUNK_ROWS", "200000")),
         task_retries=int(_env("LOAN_REPORTING_TASK_RETRIES", "3")),
+        retry_delay=timedelta(seconds=int(_env("LOAN_REPORTING_RETRY_DELAY_SECONDS", "120"))),
         max_active_runs=int(_env("LOAN_REPORTING_MAX_ACTIVE_RUNS", "4")),
     )

@@ -57,7 +57,10 @@ def load(agency: dict, context) -> dict:
     from loan_reporting.bokbasen.hook import BokbasenHook
     from loan_reporting.bokbasen.ledger import Ledger
 
-    context["agency_label"] = agency["label"]
+    from airflow.sdk import get_current_context
+
+    # Rendered as the mapped task's name in the UI (map_index_template="{{ agency_label }}").
+    get_current_context()["agency_label"] = agency["label"]
     try:
         return pipeline.run_load(
             agency,
