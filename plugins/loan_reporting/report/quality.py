@@ -1,0 +1,166 @@
+"""Exclusion reason codes and the per-agency quality summary of one report day.
+
+Every loan row read for an agency is either reported or excluded with exactly one reason,
+so ``read == reported + sum(excluded.values())`` always holds. When a row breaks several
+rules, the first rule in ``EXCLUSION_REASONS`` order is the one counted.
+
+Reason codes (stable strings: dashboards and the ledger may key on them):
+
+=========================  ===========================================================
+``missing_loan_id``        the row has no loan id (defensive; the schema forbids it)
+``missing_timestamp``      the row has no loan time (defensive; the schema forbids it)
+``outside_report_day``     loaned outside the Oslo calendar day being reported
+                           (defensive; the extract only selects that day)
+``unknown_material_type``  material type code not in ``include/config/material_formats.toml``
+                           (or null/blank); named with counts in ``unknown_material_types``
+``excluded_material_type`` material type mapped to ``EXCLUDED`` (DVD, games, ...)
+``missing_ean``            no ISBN/ISMN/ISSN/EAN catalogued (null or blank)
+``invalid_ean``            catalogued value is not a valid book EAN (bad check digit,
+                           wrong length, non-book EAN prefix, garbage)
+``duplicate_loan``         the same loan id was read more than once; reported once
+``agency_config_error``    the row was reportable but the agency's settings are unusable
+                           (no library name, bad ISIL, ...): the agency fails alone
+=========================  ===========================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MISSING_LOAN_ID = "missing_loan_id"
+MISSING_TIMESTAMP = "missing_timestamp"
+OUTSIDE_REPORT_DAY = "outside_report_day"
+UNKNOWN_MATERIAL_TYPE = "unknown_material_type"
+EXCLUDED_MATERIAL_TYPE = "excluded_material_type"
+MISSING_EAN = "missing_ean"
+INVALID_EAN = "invalid_ean"
+DUPLICATE_LOAN = "duplicate_loan"
+AGENCY_CONFIG_ERROR = "agency_config_error"
+
+#: Row-level reasons in precedence order (the first failing rule is counted).
+EXCLUSION_REASONS: tuple[str, ...] = (
+    MISSING_LOAN_ID,
+    MISSING_TIMESTAMP,
+    OUTSIDE_REPORT_DAY,
+    UNKNOWN_MATERIAL_TYPE,
+    EXCLUDED_MATERIAL_TYPE,
+    MISSING_EAN,
+    INVALID_EAN,
+    DUPLICATE_LOAN,
+    AGENCY_CONFIG_ERROR,
+)
+
+# Location verdicts of the library block.
+LOCATION_SENT = "sent"
+LOCATION_NOT_CONFIGURED = "not_configured"  # all three settings empty
+LOCATION_INCOMPLETE = "incomplete"  # some but not all of the three settings given
+LOCATION_INVALID = "invalid"  # given, but unknown or inconsistent
+LOCATION_NO_REFERENCE_DATA = "no_reference_data"  # cannot check, so not sent
+LOCATION_NOT_CHECKED = "not_checked"  # the agency failed before its location was looked at
+
+
+@dataclass
+class QualitySummary:
+    """What happened to one agency's loans on one report day.
+
+    ``excluded`` maps reason code -> count and lists only reasons that occurred.
+    ``unknown_material_types`` maps the (trimmed, upper-cased) unknown material type code
+    -> count; a null or blank code is listed as ``"(missing)"``.
+    """
+
+    agency_id: int
+    isil: str | None
+    report_date: str
+    read: int = 0
+    reported: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)
+    unknown_material_types: dict[str, int] = field(default_factory=dict)
+    location: str = LOCATION_NOT_CHECKED
+    location_warning: str | None = None
+    error: str | None = None
+
+    @property
+    def excluded_total(self) -> int:
+        return sum(self.excluded.values())
+
+    @property
+    def balanced(self) -> bool:
+        """``read == reported + sum(excluded)``."""
+        return self.read == self.reported + self.excluded_total
+
+    def add_excluded(self, reason: str, count: int) -> None:
+        if count:
+            self.excluded[reason] = self.excluded.get(reason, 0) + int(count)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict with sorted, deterministic keys in the nested maps."""
+        order = {reason: i for i, reason in enumerate(EXCLUSION_REASONS)}
+        return {
+            "agency_id": self.agency_id,
+            "isil": self.isil,
+            "report_date": self.report_date,
+            "read": self.read,
+            "reported": self.reported,
+            "excluded": {
+                k: self.excluded[k] for k in sorted(self.excluded, key=lambda r: (order.get(r, 99), r))
+            },
+            "excluded_total": self.excluded_total,
+            "unknown_material_types": dict(sorted(self.unknown_material_types.items())),
+            "location": self.location,
+            "location_warning": self.location_warning,
+            "error": self.error,
+        }
+
+    def one_line(self) -> str:
+        """One log line, e.g. ``NO-2030100 (agency 1) 2026-11-20: read 812, reported 790, ...``."""
+        parts = [f"read {self.read}", f"reported {self.reported}"]
+        if self.excluded:
+            excluded = ", ".join(f"{k}={v}" for k, v in self.to_dict()["excluded"].items())
+            parts.append(f"excluded {self.excluded_total} ({excluded})")
+        else:
+            parts.append("excluded 0")
+        if self.unknown_material_types:
+            codes = ", ".join(f"{k}={v}" for k, v in sorted(self.unknown_material_types.items()))
+            parts.append(f"unknown material types: {codes}")
+        parts.append(f"location {self.location}")
+        if self.location_warning:
+            parts.append(f"({self.location_warning})")
+        if self.error:
+            parts.append(f"FAILED: {self.error}")
+        return f"{self.isil or '?'} (agency {self.agency_id}) {self.report_date}: " + "; ".join(parts)
+
+
+def format_quality_table(summaries: list[QualitySummary]) -> str:
+    """A fixed-width table of several agencies' summaries, for a task log.
+
+    One row per agency with read/reported and one column per reason that occurred on any
+    agency; warnings and errors follow the table, one line each.
+    """
+    order = {reason: i for i, reason in enumerate(EXCLUSION_REASONS)}
+    reasons = sorted({r for s in summaries for r in s.excluded}, key=lambda r: (order.get(r, 99), r))
+    header = ["agency", "isil", "read", "reported", *reasons, "location", "status"]
+    rows = [header]
+    for s in summaries:
+        rows.append(
+            [
+                str(s.agency_id),
+                s.isil or "?",
+                str(s.read),
+                str(s.reported),
+                *[str(s.excluded.get(r, 0)) for r in reasons],
+                s.location,
+                "FAILED" if s.error else "ok",
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    for s in summaries:
+        if s.unknown_material_types:
+            codes = ", ".join(f"{k}={v}" for k, v in sorted(s.unknown_material_types.items()))
+            lines.append(f"agency {s.agency_id}: unknown material types: {codes}")
+        if s.location_warning:
+            lines.append(f"agency {s.agency_id}: location omitted: {s.location_warning}")
+        if s.error:
+            lines.append(f"agency {s.agency_id}: FAILED: {s.error}")
+    return "\n".join(lines)
