@@ -70,7 +70,7 @@ default_args = {
     start_date=pendulum.datetime(
         CONFIG.start_date.year, CONFIG.start_date.month, CONFIG.start_date.day, tz="Europe/Oslo"
     ),
-    catchup=True,
+    catchup=CONFIG.catchup,
     max_active_runs=CONFIG.max_active_runs,
     default_args=default_args,
     tags=["bokbasen", "loans", "national-reporting"],

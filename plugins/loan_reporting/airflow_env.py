@@ -38,6 +38,18 @@ def _fernet_key(home: Path) -> str:
     return path.read_text().strip()
 
 
+def _jwt_secret(home: Path) -> str:
+    """The API server and the scheduler must sign and check task tokens with one secret."""
+    import secrets
+
+    path = home / "jwt.secret"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def postgres_connection_json(dsn: str) -> str:
     info = psycopg.conninfo.conninfo_to_dict(dsn)
     conn = {"conn_type": "postgres", "host": info.get("host"), "login": info.get("user"),
@@ -95,6 +107,7 @@ def airflow_environment(
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__FERNET_KEY": _fernet_key(home),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__API_AUTH__JWT_SECRET": _jwt_secret(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlalchemy_url(airflow_dsn),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",

@@ -124,7 +124,7 @@ def stream_loans(
     params = {"start_utc": start_utc, "end_utc": end_utc, "agency_ids": list(agency_ids)}
     query = load_sql("loans.sql").rstrip().rstrip(";")
     statement = f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)"  # noqa: S608 - file, not input
-    read_options = pa_csv.ReadOptions(block_size=8 << 20, use_threads=True)
+    read_options = pa_csv.ReadOptions(block_size=4 << 20, use_threads=True)
     parse_options = pa_csv.ParseOptions(newlines_in_values=True)
     convert_options = pa_csv.ConvertOptions(
         column_types=_CSV_TYPES, strings_can_be_null=True, quoted_strings_can_be_null=False
@@ -142,10 +142,12 @@ def stream_loans(
             for batch in reader:
                 pending.append(batch)
                 pending_rows += batch.num_rows
-                if pending_rows >= chunk_rows:
-                    yield to_loan_rows(pa.Table.from_batches(pending))
-                    pending, pending_rows = [], 0
-            if pending:
+                while pending_rows >= chunk_rows:
+                    table = pa.Table.from_batches(pending)
+                    yield to_loan_rows(table.slice(0, chunk_rows))
+                    rest = table.slice(chunk_rows)
+                    pending, pending_rows = rest.to_batches(), rest.num_rows
+            if pending_rows:
                 yield to_loan_rows(pa.Table.from_batches(pending))
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 
 import orjson
 
-from loan_reporting import extract
+from loan_reporting import extract, staging
 from loan_reporting.contracts import AgencySettings
 from loan_reporting.oslo_day import oslo_day_window
 
@@ -95,12 +95,12 @@ def run_transform(manifest: dict, target_dir, config) -> list[dict]:
     )
     for chunk in extract.read_staged_parts(manifest["parts"]):
         builder.add_chunk(chunk)
-    results = builder.finish()
 
     reports_dir = target_dir / "reports"
     reports_dir.mkdir(parents=True, exist_ok=True)
-    agencies, unknown = [], {}
-    for result in results:
+    agencies, unknown, summaries = [], {}, []
+    for result in builder.iter_results():  # one payload in memory at a time
+        summaries.append(result.quality)
         q = result.quality
         entry = {
             "report_date": report_date.isoformat(),
@@ -119,23 +119,21 @@ def run_transform(manifest: dict, target_dir, config) -> list[dict]:
             "error": result.error,
         }
         if result.payload is not None:
-            path = reports_dir / f"{result.isil}.json"
+            path = reports_dir / f"{result.agency_id}-{staging.safe_name(result.isil)}.json"
             with path.open("wb") as f:
                 f.write(result.payload)
             entry["report_path"] = str(path)
             entry["sha256"] = hashlib.sha256(result.payload).hexdigest()
-        if q.location_warning:
-            log.warning("Agency %s: location omitted: %s", entry["label"], q.location_warning)
         if result.error:
             log.error("Agency %s cannot be reported: %s", entry["label"], result.error)
         for code, n in q.unknown_material_types.items():
             unknown[code] = unknown.get(code, 0) + n
         agencies.append(entry)
-    log.info("Data quality per agency:\n%s", format_quality_table([r.quality for r in results]))
+    log.info("Data quality per agency:\n%s", format_quality_table(summaries))
     if unknown:
         log.warning("Unknown material type codes (excluded; add them to include/config/material_formats.toml): %s",
                     ", ".join(f"{code} x{n}" for code, n in sorted(unknown.items(), key=lambda kv: -kv[1])))
-    write_json(target_dir / "quality.json", [r.quality.to_dict() for r in results])
+    write_json(target_dir / "quality.json", [q.to_dict() for q in summaries])
     read = sum(a["read"] for a in agencies)
     reported = sum(a["reported"] for a in agencies)
     log.info("%s loans read, %s reported, %s excluded, %d report(s) staged under %s", f"{read:,}",

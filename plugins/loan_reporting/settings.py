@@ -15,6 +15,7 @@ environment (or in ``airflow.cfg``'s ``[core]`` section through your deployment 
 ``LOAN_REPORTING_TASK_RETRIES``           Airflow retries of each task (3)
 ``LOAN_REPORTING_RETRY_DELAY_SECONDS``    first retry delay, doubled each retry (120)
 ``LOAN_REPORTING_MAX_ACTIVE_RUNS``        runs at once, e.g. during a backfill (4)
+``LOAN_REPORTING_CATCHUP``                schedule every missed day since the start (true)
 ========================================  ===================================================
 
 Connections: ``cicero_db`` (library system, read-only), ``bokbasen_default`` (the API),
@@ -50,6 +51,7 @@ class Settings:
     task_retries: int
     retry_delay: timedelta
     max_active_runs: int
+    catchup: bool
 
 
 def load() -> Settings:
@@ -63,4 +65,5 @@ def load() -> Settings:
         task_retries=int(_env("LOAN_REPORTING_TASK_RETRIES", "3")),
         retry_delay=timedelta(seconds=int(_env("LOAN_REPORTING_RETRY_DELAY_SECONDS", "120"))),
         max_active_runs=int(_env("LOAN_REPORTING_MAX_ACTIVE_RUNS", "4")),
+        catchup=_env("LOAN_REPORTING_CATCHUP", "true").lower() in ("1", "true", "yes", "on"),
     )

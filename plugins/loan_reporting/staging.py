@@ -14,11 +14,11 @@ import re
 from datetime import date
 
 
-def _safe(value: str) -> str:
+def safe_name(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", value)
 
 
 def run_dir(base: str, dag_id: str, report_date: date, run_id: str):
     from airflow.sdk import ObjectStoragePath
 
-    return ObjectStoragePath(base) / _safe(dag_id) / report_date.isoformat() / _safe(run_id)
+    return ObjectStoragePath(base) / safe_name(dag_id) / report_date.isoformat() / safe_name(run_id)

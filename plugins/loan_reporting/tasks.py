@@ -52,12 +52,11 @@ def transform(manifest: dict, context, config: Settings) -> list[dict]:
 
 def load(agency: dict, context) -> dict:
     from airflow.exceptions import AirflowFailException
+    from airflow.sdk import get_current_context
 
     from loan_reporting.bokbasen.errors import BokbasenError
     from loan_reporting.bokbasen.hook import BokbasenHook
     from loan_reporting.bokbasen.ledger import Ledger
-
-    from airflow.sdk import get_current_context
 
     # Rendered as the mapped task's name in the UI (map_index_template="{{ agency_label }}").
     get_current_context()["agency_label"] = agency["label"]

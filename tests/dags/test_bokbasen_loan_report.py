@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from datetime import date, timedelta
 
@@ -28,6 +32,7 @@ START = date(2026, 3, 26)
 DAYS = 6  # 26..31 March; 29 March is the spring-forward day (23 hours)
 FALL_BACK = date(2026, 10, 25)  # 25 hours
 LOANS_PER_DAY = 1500
+BACKFILL_DAYS = [date(2026, 4, 1), date(2026, 4, 2)]
 FORMATS = {
     "BOOK": "PAPER", "LARGE_PRINT": "PAPER", "NEWSPAPER": "PAPER", "SERIAL": "PAPER", "MUSICAL_SCORE": "PAPER",
     "MANUSCRIPT": "PAPER", "AUDIOBOOK_CD": "AUDIO", "AUDIOBOOK_CASSETTE": "AUDIO", "AUDIOBOOK_DAISY": "AUDIO",
@@ -40,6 +45,8 @@ def library(lms_dsn):
     summary = generator.generate(lms_dsn, seed=11, agencies=9, days=DAYS, loans_per_day=LOANS_PER_DAY,
                                  start_date=START, failing_agencies=False)
     generator.add_loans(lms_dsn, FALL_BACK, 1200, seed=3)
+    for i, day in enumerate(BACKFILL_DAYS):
+        generator.add_loans(lms_dsn, day, 800, seed=20 + i)
     return summary
 
 
@@ -270,3 +277,72 @@ def test_rerun_after_late_loans_sends_a_corrected_report(dag, fake, lms_dsn, sta
     with psycopg.connect(lms_dsn) as conn:
         for isil, payload in received.items():
             assert {loan["transactionId"] for loan in payload["loans"]} == set(expected_loans(conn, day, isil))
+
+
+# ----------------------------------------------------------------------------- backfill, real scheduler
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _airflow(args, env, **kwargs):
+    return subprocess.run([sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True,
+                          **kwargs)
+
+
+def test_backfill_create_with_a_running_scheduler(dag, fake, lms_conn, state_dsn, tmp_path):
+    """`airflow backfill create` for two days, executed by a real scheduler, checked in the ledger."""
+    port = _free_port()
+    env = os.environ.copy()
+    env.update({
+        # No catchup flood: only the backfill's runs should happen (plus at most the latest day).
+        "LOAN_REPORTING_CATCHUP": "false",
+        "LOAN_REPORTING_START_DATE": "2026-03-26",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+    })
+    procs = []
+    logs = []
+    try:
+        for name, args in (("api-server", ["api-server", "--port", str(port)]), ("scheduler", ["scheduler"]),
+                           ("dag-processor", ["dag-processor"])):
+            log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed below
+            logs.append(log)
+            procs.append(subprocess.Popen([sys.executable, "-m", "airflow", *args], env=env, stdout=log,
+                                          stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + 120
+        while _airflow(["dags", "details", "bokbasen_loan_report"], env).returncode != 0:
+            assert time.monotonic() < deadline, "the dag-processor did not parse the DAG in time"
+            time.sleep(2)
+        assert _airflow(["dags", "unpause", "bokbasen_loan_report"], env).returncode == 0
+        created = _airflow(["backfill", "create", "--dag-id", "bokbasen_loan_report",
+                            "--from-date", BACKFILL_DAYS[0].isoformat(), "--to-date", BACKFILL_DAYS[-1].isoformat()],
+                           env)
+        assert created.returncode == 0, created.stderr[-2000:]
+        expected = enabled_isils(lms_conn)
+        deadline = time.monotonic() + 300
+        while True:
+            rows = {day: ledger_rows(state_dsn, day) for day in BACKFILL_DAYS}
+            if all(set(r) == expected and {v[0] for v in r.values()} == {"accepted"} for r in rows.values()):
+                break
+            assert all(p.poll() is None for p in procs), "an Airflow process died; see its log in " + str(tmp_path)
+            assert time.monotonic() < deadline, f"backfill did not finish: {rows}"
+            time.sleep(3)
+        for day in BACKFILL_DAYS:
+            received = reports_for(fake, day)
+            assert set(received) == expected
+            for isil, (_, _, _, _, sha) in rows[day].items():
+                assert sha is not None
+                assert len(received[isil]["loans"]) == len(expected_loans(lms_conn, day, isil))
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for log in logs:
+            log.close()

@@ -2,7 +2,8 @@
 --   %(start_utc)s, %(end_utc)s : the Oslo calendar day as a half-open UTC window
 --   %(agency_ids)s             : bigint[] of the enabled agencies
 -- Nothing that identifies a patron leaves the database: no patron id, birth date or name.
--- The age is computed here, in whole years on the Oslo-local loan date.
+-- The age is computed here, in whole years on the Oslo-local loan date (null when the
+-- birth date is unknown or after the loan: the builder also drops implausible ages).
 -- Timestamps leave as epoch microseconds, authors joined by U+001F: both parse as vectors.
 SELECT l.id                                                   AS loan_id,
        l.agency_id,
@@ -14,7 +15,9 @@ SELECT l.id                                                   AS loan_id,
        m.material_type_code,
        p.patron_kind,
        p.gender,
-       extract(year FROM age((l.loaned_at AT TIME ZONE 'Europe/Oslo')::date, p.birth_date))::int AS age
+       CASE WHEN p.birth_date <= (l.loaned_at AT TIME ZONE 'Europe/Oslo')::date
+            THEN extract(year FROM age((l.loaned_at AT TIME ZONE 'Europe/Oslo')::date, p.birth_date))::int
+       END                                                    AS age
 FROM lms.loan l
 JOIN lms.item i          ON i.id = l.item_id
 JOIN lms.manifestation m ON m.id = i.manifestation_id
