@@ -124,7 +124,7 @@ def test_no_patron_identifiers_by_value(staged, lms_conn):
 
 def test_staged_reports_carry_no_patron_data(staged, lms_conn):
     patron_keys = {"patronId", "patron_id", "birthDate", "birth_date", "name", "cardNumber"}
-    for target, _, agencies in staged.values():
+    for _, _, agencies in staged.values():
         for agency in agencies:
             if not agency["report_path"]:
                 continue
@@ -136,7 +136,7 @@ def test_staged_reports_carry_no_patron_data(staged, lms_conn):
 
 def test_sql_age_matches_the_python_reference(staged, lms_conn):
     checked = 0
-    for day, (_, manifest, _) in staged.items():
+    for _, manifest, _ in staged.values():
         table = _staged_table(manifest)
         ages = dict(zip(table.column("loan_id").to_pylist(), table.column("age").to_pylist(), strict=True))
         for loan_id, loaned_at, birth in lms_conn.execute(
