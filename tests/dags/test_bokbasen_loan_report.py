@@ -33,6 +33,7 @@ DAYS = 6  # 26..31 March; 29 March is the spring-forward day (23 hours)
 FALL_BACK = date(2026, 10, 25)  # 25 hours
 LOANS_PER_DAY = 1500
 BACKFILL_DAYS = [date(2026, 4, 1), date(2026, 4, 2)]
+SECRETS_DAY = date(2026, 4, 3)
 FORMATS = {
     "BOOK": "PAPER", "LARGE_PRINT": "PAPER", "NEWSPAPER": "PAPER", "SERIAL": "PAPER", "MUSICAL_SCORE": "PAPER",
     "MANUSCRIPT": "PAPER", "AUDIOBOOK_CD": "AUDIO", "AUDIOBOOK_CASSETTE": "AUDIO", "AUDIOBOOK_DAISY": "AUDIO",
@@ -45,7 +46,7 @@ def library(lms_dsn):
     summary = generator.generate(lms_dsn, seed=11, agencies=9, days=DAYS, loans_per_day=LOANS_PER_DAY,
                                  start_date=START, failing_agencies=False)
     generator.add_loans(lms_dsn, FALL_BACK, 1200, seed=3)
-    for i, day in enumerate(BACKFILL_DAYS):
+    for i, day in enumerate([*BACKFILL_DAYS, SECRETS_DAY]):
         generator.add_loans(lms_dsn, day, 800, seed=20 + i)
     return summary
 
@@ -277,6 +278,38 @@ def test_rerun_after_late_loans_sends_a_corrected_report(dag, fake, lms_dsn, sta
     with psycopg.connect(lms_dsn) as conn:
         for isil, payload in received.items():
             assert {loan["transactionId"] for loan in payload["loans"]} == set(expected_loans(conn, day, isil))
+
+
+def test_no_secret_or_token_in_logs_xcom_or_staged_files(dag, fake, capfd, caplog, state_dsn):
+    import logging
+
+    from loan_reporting.bokbasen.token_cache import clear_process_cache
+
+    caplog.set_level(logging.DEBUG)
+
+    with psycopg.connect(state_dsn) as conn:  # force a fresh token for this run
+        conn.execute("DELETE FROM bokbasen_reporting.oauth_token")
+    clear_process_cache()
+    assert state_of(run_day(dag, SECRETS_DAY)) == "success"
+    tokens = fake.issued_tokens()
+    assert tokens, "the run should have fetched a token"
+    secrets = [fake.client_secret, *tokens]
+    output = capfd.readouterr()
+    logs = output.out + output.err + caplog.text
+    assert "Bokbasen accepted report" in logs  # the task logs were captured
+    for secret in secrets:
+        assert secret not in logs
+    # XCom of the run (in the metadata database) and every staged file.
+    airflow_dsn = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(airflow_dsn) as conn:
+        xcoms = conn.execute("SELECT value::text FROM xcom WHERE dag_id = 'bokbasen_loan_report'").fetchall()
+    assert xcoms
+    staging = settings.load().staging_base.removeprefix("file://")
+    staged = [p.read_bytes() for p in __import__("pathlib").Path(staging).rglob("*") if p.is_file()]
+    assert staged
+    for secret in secrets:
+        assert not any(secret in x for (x,) in xcoms)
+        assert not any(secret.encode() in blob for blob in staged)
 
 
 # ----------------------------------------------------------------------------- backfill, real scheduler
