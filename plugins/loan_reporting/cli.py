@@ -67,7 +67,7 @@ def cmd_demo(args) -> int:
 
     return demo.run(start=args.start_date, days=args.days, agencies=args.agencies,
                     loans_per_day=args.loans_per_day, failing_agencies=args.with_failing_agencies,
-                    database=args.database)
+                    database=args.database, verbose=args.verbose)
 
 
 def cmd_ui(args) -> int:
@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loans-per-day", type=int, default=5000)
     p.add_argument("--with-failing-agencies", action="store_true",
                    help="include agencies with unusable settings (their runs then fail, as they should)")
+    p.add_argument("--verbose", action="store_true", help="show every task's log on the console")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("ui", help="airflow standalone on this project, with the fake Bokbasen")

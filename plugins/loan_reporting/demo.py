@@ -34,6 +34,7 @@ def run(
     loans_per_day: int = 5000,
     failing_agencies: bool = False,
     database: str = "lms",
+    verbose: bool = False,
 ) -> int:
     t0 = time.perf_counter()
     dsn = embedded_db.ensure_database(database)
@@ -56,6 +57,8 @@ def run(
     os.environ.update(env)
     # dag.test() waits out retry delays in-process; the hook already retries within a task.
     os.environ.setdefault("LOAN_REPORTING_TASK_RETRIES", "0")
+    if not verbose:  # task logs are in .airflow/logs and the UI; the console shows the summary
+        os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
     print(f"Fake Bokbasen listening on {server.base_url}; migrating Airflow's metadata database ...", flush=True)
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, env=os.environ.copy(),
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -109,6 +112,8 @@ def run(
 def ui() -> int:
     """``airflow standalone`` on the project's setup, with the fake Bokbasen beside it."""
     env = {**os.environ, **airflow_env.airflow_environment()}
+    # standalone starts its components as `airflow ...` subprocesses: the venv must be on PATH.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     fake = subprocess.Popen([sys.executable, "-m", "loan_reporting.bokbasen.fake_server", "--port",
                              str(airflow_env.DEFAULT_FAKE_BOKBASEN_PORT), "--store-dir", str(RECEIVED_DIR)], env=env)
     try:

@@ -28,8 +28,8 @@ def _run_dir(context, config: Settings, report_date: date):
 
 
 def extract(context, config: Settings) -> dict:
-    from airflow.exceptions import AirflowFailException
     from airflow.providers.postgres.hooks.postgres import PostgresHook
+    from airflow.sdk.exceptions import AirflowFailException
 
     report_date = report_date_of(context)
     try:
@@ -51,8 +51,8 @@ def transform(manifest: dict, context, config: Settings) -> list[dict]:
 
 
 def load(agency: dict, context) -> dict:
-    from airflow.exceptions import AirflowFailException
     from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowFailException
 
     from loan_reporting.bokbasen.errors import BokbasenError
     from loan_reporting.bokbasen.hook import BokbasenHook
@@ -75,7 +75,7 @@ def load(agency: dict, context) -> dict:
 
 
 def summary(agencies: list[dict], context) -> dict:
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
     from loan_reporting.bokbasen.ledger import Ledger
 
