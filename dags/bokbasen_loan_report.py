@@ -32,7 +32,10 @@ A run reports the same loans whenever it runs; nothing depends on the wall clock
   `LOAN_REPORTING_STAGING_BASE` (`file://...` or `s3://...`), `LOAN_REPORTING_INSTALLATION`
   (namespace of transaction ids: never change it in production),
   `LOAN_REPORTING_REFERENCE_DATA` (postal code and municipality registers),
-  `LOAN_REPORTING_MAX_ACTIVE_RUNS`, `LOAN_REPORTING_TASK_RETRIES`.
+  `LOAN_REPORTING_MAX_ACTIVE_RUNS`, `LOAN_REPORTING_TASK_RETRIES`,
+  `LOAN_REPORTING_RETRY_DELAY_SECONDS`, `LOAN_REPORTING_CATCHUP` (default true).
+- Material type mapping: `include/config/material_formats.toml`. An unknown code is
+  excluded and named with its count in the transform log: add it there.
 
 #### Reruns and backfills
 - Clearing a run, or one agency's **load**, sends exactly the same report again (same

@@ -19,8 +19,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import numpy as np
 import psycopg
@@ -30,9 +29,9 @@ from stdnum import ean as stdnum_ean
 from stdnum import isbn as stdnum_isbn
 
 from loan_reporting import INCLUDE_DIR
+from loan_reporting.oslo_day import oslo_day_window
 
 log = logging.getLogger(__name__)
-OSLO = ZoneInfo("Europe/Oslo")
 
 # Material type mix of a Norwegian public library's loans (share of manifestations).
 MATERIAL_MIX = {
@@ -293,15 +292,9 @@ def _patrons(rng: np.random.Generator, n: int, reference_day: date) -> tuple[pa.
     return table, Counter(kind.tolist()), cases
 
 
-def oslo_day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, datetime.min.time(), OSLO).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), OSLO).astimezone(UTC)
-    return start, end
-
-
 def _loan_times(rng: np.random.Generator, day: date, n: int) -> np.ndarray:
     """Loan instants (UTC, microseconds) over the Oslo day: opening hours plus e-loans at night."""
-    start, end = oslo_day_bounds(day)
+    start, end = oslo_day_window(day)
     span_us = int((end - start).total_seconds() * 1_000_000)
     # Local hour of day weights: libraries open ~10-20, e-loans all day.
     local = rng.normal(14.5, 3.2, size=n)
