@@ -114,11 +114,11 @@ def step_ours(database: str, staging: str) -> dict:
         "reported": sum(a.get("reported", 0) for a in agencies),
         "agencies": len(agencies),
         "rss_after_extract_mb": rss_extract,
-        "manifest_file": _write_manifest(agencies, staging),
+        "manifest_file": _write_manifest(agencies),
     }
 
 
-def _write_manifest(agencies: list[dict], staging: str) -> str:
+def _write_manifest(agencies: list[dict]) -> str:
     path = Path(tempfile.gettempdir()) / f"bench-agencies-{os.getpid()}.json"
     path.write_text(json.dumps(agencies))
     return str(path)

@@ -11,16 +11,15 @@ import logging
 from datetime import date
 
 from loan_reporting import pipeline, staging
+from loan_reporting.oslo_day import oslo_date
 from loan_reporting.settings import BOKBASEN_CONN_ID, LIBRARY_CONN_ID, STATE_CONN_ID, Settings
-from loan_reporting.timetable import ReportDayTimetable
 
 log = logging.getLogger(__name__)
 
 
 def report_date_of(context) -> date:
     """The Oslo calendar day a run reports: the day of its logical date (or interval start)."""
-    moment = context.get("logical_date") or context["data_interval_start"]
-    return ReportDayTimetable().report_day(moment)
+    return oslo_date(context.get("logical_date") or context["data_interval_start"])
 
 
 def _run_dir(context, config: Settings, report_date: date):
