@@ -229,22 +229,21 @@ def main(argv: list[str] | None = None) -> int:
             # so neither side profits from running second on a busy 2-core machine.
             _run_step("copy", database=db)
             copies, ours = [], []
-            for i in range(args.repeat):
-                print(f"[{label}] round {i + 1}/{args.repeat}: COPY baseline, then extract + transform + stage",
-                      flush=True)
-                copies.append(_run_step("copy", database=db))
-                with tempfile.TemporaryDirectory(prefix="bench-staging-") as staging:
+            # One staging directory for every round: each round replaces the previous one's
+            # parts and writes the same report files, which the load step then sends.
+            with tempfile.TemporaryDirectory(prefix="bench-staging-") as staging:
+                for i in range(args.repeat):
+                    print(f"[{label}] round {i + 1}/{args.repeat}: COPY baseline, then extract + transform + stage",
+                          flush=True)
+                    copies.append(_run_step("copy", database=db))
                     ours.append(_run_step("ours", database=db, staging=Path(staging).as_uri()))
+                print(f"[{label}] load into the fake Bokbasen ...", flush=True)
+                size["load"] = _run_step("load", manifest_file=ours[-1]["manifest_file"], fake_url=fake_url,
+                                         state_db=f"{db}_state")
             size["copy"] = _median(copies)
             size["ours"] = _median(ours)
             size["copy_runs"] = [c["seconds"] for c in copies]
             size["ours_runs"] = [o["seconds"] for o in ours]
-            with tempfile.TemporaryDirectory(prefix="bench-staging-") as staging:
-                size["ours"]["manifest_file"] = _run_step(
-                    "ours", database=db, staging=Path(staging).as_uri())["manifest_file"]
-                print(f"[{label}] load into the fake Bokbasen ...", flush=True)
-                size["load"] = _run_step("load", manifest_file=size["ours"]["manifest_file"], fake_url=fake_url,
-                                         state_db=f"{db}_state")
             results["sizes"][label] = size
         if not args.skip_dag:
             print(f"dag.test() on {args.dag_loans:,} loans over {args.dag_agencies} agencies ...", flush=True)
