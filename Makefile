@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
-export PYTHONPATH := $(CURDIR)/plugins
+export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
 .PHONY: install test lint demo ui generate bench db-stop clean
 
@@ -21,24 +21,25 @@ install: $(VENV)/.installed
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: install
-	$(BIN)/python -m loan_reporting demo $(DEMO_ARGS)
+	$(BIN)/python -m dev demo $(DEMO_ARGS)
 
 ui: install
-	$(BIN)/python -m loan_reporting ui
+	$(BIN)/python -m dev ui
 
 generate: install
-	$(BIN)/python -m loan_reporting generate $(GENERATE_ARGS)
+	$(BIN)/python -m dev generate $(GENERATE_ARGS)
 
 bench: install
-	$(BIN)/python -m loan_reporting.bench $(BENCH_ARGS)
+	$(BIN)/python -m dev.bench $(BENCH_ARGS)
 
 db-stop:
-	-$(BIN)/python -m loan_reporting db stop
+	-$(BIN)/python -m dev db stop
 
 clean: db-stop
 	rm -rf .pgdata .airflow var bench-results

@@ -53,8 +53,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-from loan_reporting import settings
-from loan_reporting.timetable import ReportDayTimetable
+from library_integrations.common import settings
+from library_integrations.common.timetables import ReportDayTimetable
 
 CONFIG = settings.load()
 
@@ -82,25 +82,25 @@ default_args = {
 def bokbasen_loan_report():
     @task
     def extract(**context) -> dict:
-        from loan_reporting import tasks
+        from library_integrations.pipelines.loan_report import tasks
 
         return tasks.extract(context, CONFIG)
 
     @task
     def transform(manifest: dict, **context) -> list[dict]:
-        from loan_reporting import tasks
+        from library_integrations.pipelines.loan_report import tasks
 
         return tasks.transform(manifest, context, CONFIG)
 
     @task(map_index_template="{{ agency_label }}")
     def load(agency: dict, **context) -> dict:
-        from loan_reporting import tasks
+        from library_integrations.pipelines.loan_report import tasks
 
         return tasks.load(agency, context)
 
     @task(trigger_rule="all_done", retries=0)
     def summary(agencies: list[dict], **context) -> dict:
-        from loan_reporting import tasks
+        from library_integrations.pipelines.loan_report import tasks
 
         return tasks.summary(agencies, context)
 

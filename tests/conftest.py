@@ -20,11 +20,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from loan_reporting import embedded_db, schema
-from loan_reporting.airflow_env import airflow_environment
+from dev import embedded_db
+from dev import lms_schema as schema
+from dev.airflow_env import airflow_environment
+from library_integrations import INCLUDE_DIR  # noqa: E402
 
-SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
-REFERENCE_DIR = Path(os.environ.get("LOAN_REPORTING_REFERENCE_DIR", SHARED_DIR / "reference"))
+REFERENCE_DIR = INCLUDE_DIR / "reference"  # the dated snapshot shipped with the project
 
 SESSION_DB = f"test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 AIRFLOW_DB = f"{SESSION_DB}_airflow"
@@ -83,8 +84,7 @@ def lms_conn(lms_dsn):
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    if not REFERENCE_DIR.is_dir():
-        pytest.skip(f"reference data not found at {REFERENCE_DIR}")
+    assert (REFERENCE_DIR / "postal_codes.tsv").is_file(), f"the reference snapshot is missing from {REFERENCE_DIR}"
     return REFERENCE_DIR
 
 

@@ -24,7 +24,8 @@ from stdnum import ean as stdnum_ean
 from stdnum import isbn as stdnum_isbn
 from stdnum import ismn as stdnum_ismn
 
-from loan_reporting import generator, settings
+from dev import generator
+from library_integrations.common import settings
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +55,7 @@ def library(lms_dsn):
 @pytest.fixture(scope="module")
 def dag(airflow_db, library, fake_bokbasen, bokbasen_ledger_dsn):
     os.environ["AIRFLOW_CONN_BOKBASEN_DEFAULT"] = json.dumps(fake_bokbasen.connection())
-    from loan_reporting.dag_runs import load_dag
+    from dev.dag_runs import load_dag
 
     return load_dag("bokbasen_loan_report")
 
@@ -283,7 +284,7 @@ def test_rerun_after_late_loans_sends_a_corrected_report(dag, fake, lms_dsn, sta
 def test_no_secret_or_token_in_logs_xcom_or_staged_files(dag, fake, capfd, caplog, state_dsn):
     import logging
 
-    from loan_reporting.bokbasen.token_cache import clear_process_cache
+    from library_integrations.state.token_cache import clear_process_cache
 
     caplog.set_level(logging.DEBUG)
 

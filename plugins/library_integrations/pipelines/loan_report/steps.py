@@ -1,0 +1,225 @@
+"""The steps of the nightly report, as plain functions the DAG's tasks call.
+
+Each function takes its inputs explicitly (connections, directories, settings) and returns
+a small JSON-able manifest, so the DAG file only wires them together and tests can call
+them without a scheduler. Logs are written for the data engineer reading them at 7 a.m.:
+the first lines say which Oslo day and which UTC window a task covers.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+
+import orjson
+
+from library_integrations.common import staging
+from library_integrations.common.oslo_time import oslo_day_window
+from library_integrations.library_system import loans as extract
+from library_integrations.library_system.contracts import AgencySettings
+
+log = logging.getLogger(__name__)
+
+
+class DayNotOverError(Exception):
+    """The requested report day has not ended yet in Oslo."""
+
+
+def describe_window(report_date: date) -> str:
+    start, end = oslo_day_window(report_date)
+    hours = (end - start).total_seconds() / 3600
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    return (
+        f"report day {report_date.isoformat()} (Europe/Oslo calendar day, {hours:g} h): "
+        f"UTC window [{start.astimezone(UTC).strftime(fmt)}, {end.astimezone(UTC).strftime(fmt)})"
+    )
+
+
+def agency_label(agency: dict) -> str:
+    name = agency.get("library_name") or agency.get("agency_name") or "(no library name)"
+    return f"{agency.get('isil') or agency['agency_id']} {name}"
+
+
+def check_day_is_over(report_date: date, now: datetime | None = None) -> None:
+    _, end = oslo_day_window(report_date)
+    now = now or datetime.now(UTC)
+    if now < end:
+        raise DayNotOverError(
+            f"report day {report_date} has not ended in Oslo yet (it ends {end.isoformat()}); "
+            "a report now would be incomplete. Trigger the run with the logical date of a past day."
+        )
+
+
+def run_extract(conn, report_date: date, target_dir, *, chunk_rows: int) -> dict:
+    """Stage the day's loans of every enabled agency; return the extract manifest."""
+    log.info("Extract: %s", describe_window(report_date))
+    start, end = oslo_day_window(report_date)
+    agencies = extract.read_agencies(conn)
+    enabled = [a for a in agencies if a.enabled]
+    disabled = [a for a in agencies if not a.enabled]
+    log.info("%d agencies enabled for Bokbasen reporting, %d disabled (%s)", len(enabled), len(disabled),
+             ", ".join(a.isil or str(a.agency_id) for a in disabled) or "none")
+    manifest = extract.stage_loans(conn, report_date, start, end, [a.agency_id for a in enabled],
+                                   target_dir / "extract", chunk_rows=chunk_rows)
+    log.info("Staged %s loans in %d part(s) under %s", f"{manifest.rows:,}", len(manifest.parts),
+             target_dir / "extract")
+    result = manifest.to_dict()
+    result["agencies"] = [asdict(a) for a in enabled]
+    result["disabled"] = [a.isil or str(a.agency_id) for a in disabled]
+    return result
+
+
+def agencies_from_manifest(manifest: dict) -> list[AgencySettings]:
+    return [AgencySettings(**a) for a in manifest["agencies"]]
+
+
+def run_transform(manifest: dict, target_dir, config) -> list[dict]:
+    """Build every agency's report from the staged parts; stage the report files.
+
+    Returns one small manifest per agency (the load task is mapped over them). An agency
+    whose settings are unusable comes back with ``error`` set and no report.
+    """
+    import hashlib
+
+    from library_integrations.pipelines.loan_report.report.builder import ReportBuilder
+    from library_integrations.pipelines.loan_report.report.quality import format_quality_table
+    from library_integrations.pipelines.loan_report.report.reference_data import load_reference_data
+
+    report_date = date.fromisoformat(manifest["report_date"])
+    log.info("Transform: %s", describe_window(report_date))
+    builder = ReportBuilder(
+        report_date,
+        agencies_from_manifest(manifest),
+        reference=load_reference_data(config.reference_data),
+        installation_namespace=config.installation,
+    )
+    for chunk in extract.read_staged_parts(manifest["parts"]):
+        builder.add_chunk(chunk)
+
+    reports_dir = target_dir / "reports"
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    agencies, unknown, summaries = [], {}, []
+    for result in builder.iter_results():  # one payload in memory at a time
+        summaries.append(result.quality)
+        q = result.quality
+        entry = {
+            "report_date": report_date.isoformat(),
+            "agency_id": result.agency_id,
+            "isil": result.isil,
+            "library_name": result.library_name,
+            "label": agency_label({"isil": result.isil, "agency_id": result.agency_id,
+                                   "library_name": result.library_name}),
+            "report_path": None,
+            "sha256": None,
+            "loan_count": result.loan_count,
+            "read": q.read,
+            "reported": q.reported,
+            "excluded": dict(q.excluded),
+            "location": q.location,
+            "error": result.error,
+        }
+        if result.payload is not None:
+            path = reports_dir / f"{result.agency_id}-{staging.safe_name(result.isil)}.json"
+            with path.open("wb") as f:
+                f.write(result.payload)
+            entry["report_path"] = str(path)
+            entry["sha256"] = hashlib.sha256(result.payload).hexdigest()
+        if result.error:
+            log.error("Agency %s cannot be reported: %s", entry["label"], result.error)
+        for code, n in q.unknown_material_types.items():
+            unknown[code] = unknown.get(code, 0) + n
+        agencies.append(entry)
+    log.info("Data quality per agency:\n%s", format_quality_table(summaries))
+    if unknown:
+        log.warning("Unknown material type codes (excluded; add them to include/config/material_formats.toml): %s",
+                    ", ".join(f"{code} x{n}" for code, n in sorted(unknown.items(), key=lambda kv: -kv[1])))
+    write_json(target_dir / "quality.json", [q.to_dict() for q in summaries])
+    read = sum(a["read"] for a in agencies)
+    reported = sum(a["reported"] for a in agencies)
+    log.info("%s loans read, %s reported, %s excluded, %d report(s) staged under %s", f"{read:,}",
+             f"{reported:,}", f"{read - reported:,}", sum(1 for a in agencies if a["report_path"]), reports_dir)
+    return agencies
+
+
+def write_json(path, data) -> None:
+    with path.open("wb") as f:
+        f.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+
+
+class AgencyFailed(Exception):
+    """This agency cannot be reported until someone fixes its data or settings."""
+
+
+def run_load(agency: dict, *, hook_factory, ledger) -> dict:
+    """Send one agency's staged report through the ledger (skipped if already accepted)."""
+    from airflow.sdk import ObjectStoragePath
+
+    report_date = date.fromisoformat(agency["report_date"])
+    log.info("Load: %s, agency %s", describe_window(report_date), agency["label"])
+    if agency.get("error"):
+        log.error("Agency %s has unusable Bokbasen settings: %s", agency["label"], agency["error"])
+        raise AgencyFailed(f"{agency['label']}: {agency['error']}")
+    path = ObjectStoragePath(agency["report_path"])
+    payload = path.read_bytes()
+    log.info("Report %s: %s loans, %s bytes, sha256 %s", path, f"{agency['loan_count']:,}", f"{len(payload):,}",
+             agency["sha256"][:12])
+    hook = hook_factory()
+    outcome = ledger.submit(
+        agency["isil"],
+        report_date,
+        payload,
+        agency["loan_count"],
+        lambda body: hook.send_report(body, isil=agency["isil"], report_date=report_date),
+    )
+    result = {"isil": agency["isil"], "outcome": outcome.outcome, "status": outcome.status,
+              "loan_count": outcome.loan_count}
+    if outcome.send_result is not None:
+        result.update(http_status=outcome.send_result.status_code, attempts=outcome.send_result.attempts,
+                      waited_seconds=round(outcome.send_result.waited_seconds, 2))
+    return result
+
+
+def run_summary(report_date: date, agencies: list[dict], ledger) -> dict:
+    """Log one table of every agency of the day; return it with the list of failures."""
+    log.info("Summary: %s", describe_window(report_date))
+    rows = {r.isil: r for r in ledger.rows(report_date=report_date)}
+    table, failed = [], []
+    for agency in agencies:
+        row = rows.get(agency.get("isil"))
+        if agency.get("error"):
+            status, detail = "failed", agency["error"]
+        elif row is None:
+            status, detail = "not sent", "no ledger entry: the load task did not run"
+        elif row.status == "accepted" and row.payload_sha256 == agency.get("sha256"):
+            status, detail = "accepted", f"HTTP {row.last_http_status}"
+        elif row.status == "accepted":
+            status, detail = "failed", "ledger holds another payload than this run built (a concurrent run?)"
+        else:
+            status, detail = row.status, f"HTTP {row.last_http_status}: {row.last_message}"
+        if status != "accepted":
+            failed.append(agency["label"])
+        excluded = agency.get("excluded") or {}
+        table.append({
+            "agency": agency["label"],
+            "read": agency.get("read", 0),
+            "reported": agency.get("reported", 0),
+            "excluded": ", ".join(f"{k} {v}" for k, v in sorted(excluded.items())) or "-",
+            "status": status,
+            "detail": detail,
+        })
+    log.info("Bokbasen loan report for %s:\n%s", report_date, format_table(table))
+    return {"report_date": report_date.isoformat(), "agencies": table, "failed": failed}
+
+
+def format_table(rows: list[dict]) -> str:
+    if not rows:
+        return "(no enabled agencies)"
+    headers = list(rows[0])
+    widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
+    widths["detail"] = min(widths.get("detail", 0), 90)
+    line = "  ".join(h.ljust(widths[h]) for h in headers)
+    out = [line, "  ".join("-" * widths[h] for h in headers)]
+    for r in rows:
+        out.append("  ".join(str(r[h])[: widths[h]].ljust(widths[h]) for h in headers))
+    return "\n".join(out)

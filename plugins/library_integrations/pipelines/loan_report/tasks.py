@@ -1,0 +1,90 @@
+"""Airflow-facing glue of the Bokbasen loan report DAG.
+
+Each function takes the task's Airflow context, resolves connections, the report day and
+the staging directory, and calls the plain functions of :mod:`library_integrations.pipelines.loan_report.steps`.
+Kept apart from the DAG file so the DAG stays thin and parses fast.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from library_integrations.common import staging
+from library_integrations.common.oslo_time import oslo_date
+from library_integrations.common.settings import BOKBASEN_CONN_ID, LIBRARY_CONN_ID, STATE_CONN_ID, Settings
+from library_integrations.pipelines.loan_report import steps as pipeline
+
+log = logging.getLogger(__name__)
+
+
+def report_date_of(context) -> date:
+    """The Oslo calendar day a run reports: the day of its logical date (or interval start)."""
+    return oslo_date(context.get("logical_date") or context["data_interval_start"])
+
+
+def _run_dir(context, config: Settings, report_date: date):
+    return staging.run_dir(config.staging_base, context["dag"].dag_id, report_date, context["run_id"])
+
+
+def extract(context, config: Settings) -> dict:
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+    from airflow.sdk.exceptions import AirflowFailException
+
+    report_date = report_date_of(context)
+    try:
+        pipeline.check_day_is_over(report_date)
+    except pipeline.DayNotOverError as exc:
+        raise AirflowFailException(str(exc)) from None
+    conn = PostgresHook(postgres_conn_id=LIBRARY_CONN_ID).get_conn()
+    try:
+        conn.read_only = True
+        return pipeline.run_extract(conn, report_date, _run_dir(context, config, report_date),
+                                    chunk_rows=config.chunk_rows)
+    finally:
+        conn.close()
+
+
+def transform(manifest: dict, context, config: Settings) -> list[dict]:
+    report_date = date.fromisoformat(manifest["report_date"])
+    return pipeline.run_transform(manifest, _run_dir(context, config, report_date), config)
+
+
+def load(agency: dict, context) -> dict:
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from library_integrations.clients.bokbasen.errors import BokbasenError
+    from library_integrations.clients.bokbasen.loans import BokbasenHook
+    from library_integrations.state.ledger import Ledger
+
+    # Rendered as the mapped task's name in the UI (map_index_template="{{ agency_label }}").
+    get_current_context()["agency_label"] = agency["label"]
+    try:
+        return pipeline.run_load(
+            agency,
+            hook_factory=lambda: BokbasenHook(bokbasen_conn_id=BOKBASEN_CONN_ID),
+            ledger=Ledger.from_connection(STATE_CONN_ID),
+        )
+    except pipeline.AgencyFailed as exc:
+        raise AirflowFailException(str(exc)) from None
+    except BokbasenError as exc:
+        if exc.retryable:
+            raise  # an Airflow retry may succeed
+        raise AirflowFailException(str(exc)) from None
+
+
+def summary(agencies: list[dict], context) -> dict:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from library_integrations.state.ledger import Ledger
+
+    report_date = report_date_of(context)
+    result = pipeline.run_summary(report_date, agencies, Ledger.from_connection(STATE_CONN_ID))
+    if result["failed"]:
+        raise AirflowFailException(
+            f"{len(result['failed'])} of {len(agencies)} agencies were not reported for {report_date}: "
+            + ", ".join(result["failed"])
+            + ". See the table above and each agency's load log; clear its load task once fixed."
+        )
+    return result

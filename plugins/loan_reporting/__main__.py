@@ -1,5 +1,0 @@
-import sys
-
-from loan_reporting.cli import main
-
-sys.exit(main())
