@@ -1,6 +1,6 @@
 # Two commands matter: `make demo` runs the main job, `make test` runs the tests.
 # Everything installs into .venv from the pinned requirements.lock; the database is an
-# embedded PostgreSQL under .pgdata unless LOAN_REPORTING_DSN names another server.
+# embedded PostgreSQL under .pgdata unless LIBRARY_INTEGRATIONS_DSN names another server.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

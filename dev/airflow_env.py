@@ -23,6 +23,9 @@ DEFAULT_FAKE_BOKBASEN_PORT = 8089
 DEMO_CLIENT_ID = "demo-client"
 # A secret for the local fake server only; production secrets come from a secrets backend.
 DEMO_CLIENT_SECRET = "demo-secret-not-for-production"  # noqa: S105
+# The transaction-id namespace of the demo and the tests. Production must set its own
+# (the deployed package has no default and fails naming LOAN_REPORTING_INSTALLATION).
+DEMO_INSTALLATION = "no.example.library-system.demo"
 
 
 def _fernet_key(home: Path) -> str:
@@ -113,6 +116,7 @@ def airflow_environment(
         f"AIRFLOW_CONN_{LIBRARY_CONN_ID.upper()}": postgres_connection_json(library_dsn),
         f"AIRFLOW_CONN_{STATE_CONN_ID.upper()}": postgres_connection_json(state_dsn),
         f"AIRFLOW_CONN_{BOKBASEN_CONN_ID.upper()}": bokbasen_connection_json(fake_url),
+        "LOAN_REPORTING_INSTALLATION": os.environ.get("LOAN_REPORTING_INSTALLATION") or DEMO_INSTALLATION,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH")])),
     }
     return env

@@ -112,17 +112,17 @@ def step_ours(database: str, staging: str) -> dict:
         "seconds": time.perf_counter() - t,
         "extract_seconds": t_extract,
         "transform_seconds": t_transform,
-        "rows": manifest["rows"],
-        "reported": sum(a.get("reported", 0) for a in agencies),
+        "rows": manifest.rows,
+        "reported": sum(a.reported for a in agencies),
         "agencies": len(agencies),
         "rss_after_extract_mb": rss_extract,
         "manifest_file": _write_manifest(agencies),
     }
 
 
-def _write_manifest(agencies: list[dict]) -> str:
+def _write_manifest(agencies) -> str:
     path = Path(tempfile.gettempdir()) / f"bench-agencies-{os.getpid()}.json"
-    path.write_text(json.dumps(agencies))
+    path.write_text(json.dumps([a.to_xcom() for a in agencies]))
     return str(path)
 
 
@@ -130,9 +130,10 @@ def step_load(manifest_file: str, fake_url: str, state_db: str) -> dict:
     from dev import embedded_db
     from library_integrations.clients.bokbasen.loans import BokbasenHook
     from library_integrations.pipelines.loan_report import steps as pipeline
+    from library_integrations.pipelines.loan_report.payloads import AgencyReport
     from library_integrations.state.ledger import Ledger
 
-    agencies = [a for a in json.loads(Path(manifest_file).read_text()) if not a.get("error")]
+    agencies = [a for a in map(AgencyReport.from_xcom, json.loads(Path(manifest_file).read_text())) if not a.error]
     embedded_db.drop_database(state_db)  # an empty ledger: every report is really sent
     state_dsn = embedded_db.ensure_database(state_db)
     ledger = Ledger(state_dsn)
@@ -151,7 +152,7 @@ def step_load(manifest_file: str, fake_url: str, state_db: str) -> dict:
     loans = 0
     for agency in agencies:
         result = pipeline.run_load(agency, hook_factory=hook, ledger=ledger)
-        loans += result["loan_count"]
+        loans += result.loan_count
     return {"seconds": time.perf_counter() - t, "rows": loans, "agencies": len(agencies)}
 
 

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     env = airflow_env.airflow_environment(library_db=db, airflow_db="bench_airflow", state_db=f"{db}_state",
                                           fake_bokbasen_url=server.base_url, home=staging / "airflow-home")
     os.environ.update(env)
-    os.environ["LOAN_REPORTING_STAGING_BASE"] = (staging / "staging").as_uri()
+    os.environ["LIBRARY_INTEGRATIONS_STAGING_BASE"] = (staging / "staging").as_uri()
     os.environ["LOAN_REPORTING_TASK_RETRIES"] = "0"
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, env=os.environ.copy(),
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     server.stop()
     n = len(agencies)
     print(json.dumps({
-        "loans": manifest["rows"],
+        "loans": manifest.rows,
         "agencies": n,
         "dag_state": str(getattr(run, "state", "?")),
         "dag_seconds": dag_seconds,

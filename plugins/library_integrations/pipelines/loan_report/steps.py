@@ -1,7 +1,7 @@
 """The steps of the nightly report, as plain functions the DAG's tasks call.
 
 Each function takes its inputs explicitly (connections, directories, settings) and returns
-a small JSON-able manifest, so the DAG file only wires them together and tests can call
+a small typed payload (:mod:`.payloads`), so the DAG file only wires them together and tests can call
 them without a scheduler. Logs are written for the data engineer reading them at 7 a.m.:
 the first lines say which Oslo day and which UTC window a task covers.
 """
@@ -9,7 +9,6 @@ the first lines say which Oslo day and which UTC window a task covers.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 from datetime import UTC, date, datetime
 
 import orjson
@@ -17,7 +16,13 @@ import orjson
 from library_integrations.common import staging
 from library_integrations.common.oslo_time import oslo_day_window
 from library_integrations.library_system import loans as extract
-from library_integrations.library_system.contracts import AgencySettings
+from library_integrations.pipelines.loan_report.payloads import (
+    AgencyReport,
+    ExtractResult,
+    LoadResult,
+    RunSummary,
+    SummaryRow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +41,13 @@ def describe_window(report_date: date) -> str:
     )
 
 
-def agency_label(agency: dict) -> str:
-    name = agency.get("library_name") or agency.get("agency_name") or "(no library name)"
-    return f"{agency.get('isil') or agency['agency_id']} {name}"
+def agency_label(isil: str | None, agency_id: int, library_name: str | None) -> str:
+    """The name of an agency's mapped task in the UI.
+
+    >>> agency_label("NO-2030100", 7, "Oslo bibliotek"), agency_label(None, 7, None)
+    ('NO-2030100 Oslo bibliotek', '7 (no library name)')
+    """
+    return f"{isil or agency_id} {library_name or '(no library name)'}"
 
 
 def check_day_is_over(report_date: date, now: datetime | None = None) -> None:
@@ -51,7 +60,7 @@ def check_day_is_over(report_date: date, now: datetime | None = None) -> None:
         )
 
 
-def run_extract(conn, report_date: date, target_dir, *, chunk_rows: int) -> dict:
+def run_extract(conn, report_date: date, target_dir, *, chunk_rows: int) -> ExtractResult:
     """Stage the day's loans of every enabled agency; return the extract manifest."""
     log.info("Extract: %s", describe_window(report_date))
     start, end = oslo_day_window(report_date)
@@ -64,17 +73,18 @@ def run_extract(conn, report_date: date, target_dir, *, chunk_rows: int) -> dict
                                    target_dir / "extract", chunk_rows=chunk_rows)
     log.info("Staged %s loans in %d part(s) under %s", f"{manifest.rows:,}", len(manifest.parts),
              target_dir / "extract")
-    result = manifest.to_dict()
-    result["agencies"] = [asdict(a) for a in enabled]
-    result["disabled"] = [a.isil or str(a.agency_id) for a in disabled]
-    return result
+    return ExtractResult(
+        report_date=report_date,
+        start_utc=manifest.start_utc,
+        end_utc=manifest.end_utc,
+        parts=manifest.parts,
+        rows=manifest.rows,
+        agencies=enabled,
+        disabled=[a.isil or str(a.agency_id) for a in disabled],
+    )
 
 
-def agencies_from_manifest(manifest: dict) -> list[AgencySettings]:
-    return [AgencySettings(**a) for a in manifest["agencies"]]
-
-
-def run_transform(manifest: dict, target_dir, config) -> list[dict]:
+def run_transform(manifest: ExtractResult, target_dir, config) -> list[AgencyReport]:
     """Build every agency's report from the staged parts; stage the report files.
 
     Returns one small manifest per agency (the load task is mapped over them). An agency
@@ -82,19 +92,19 @@ def run_transform(manifest: dict, target_dir, config) -> list[dict]:
     """
     import hashlib
 
+    from library_integrations.common.reference_data import load_reference_data
     from library_integrations.pipelines.loan_report.report.builder import ReportBuilder
     from library_integrations.pipelines.loan_report.report.quality import format_quality_table
-    from library_integrations.pipelines.loan_report.report.reference_data import load_reference_data
 
-    report_date = date.fromisoformat(manifest["report_date"])
+    report_date = manifest.report_date
     log.info("Transform: %s", describe_window(report_date))
     builder = ReportBuilder(
         report_date,
-        agencies_from_manifest(manifest),
+        manifest.agencies,
         reference=load_reference_data(config.reference_data),
-        installation_namespace=config.installation,
+        installation_namespace=config.require_installation(),
     )
-    for chunk in extract.read_staged_parts(manifest["parts"]):
+    for chunk in extract.read_staged_parts(manifest.parts):
         builder.add_chunk(chunk)
 
     reports_dir = target_dir / "reports"
@@ -103,42 +113,41 @@ def run_transform(manifest: dict, target_dir, config) -> list[dict]:
     for result in builder.iter_results():  # one payload in memory at a time
         summaries.append(result.quality)
         q = result.quality
-        entry = {
-            "report_date": report_date.isoformat(),
-            "agency_id": result.agency_id,
-            "isil": result.isil,
-            "library_name": result.library_name,
-            "label": agency_label({"isil": result.isil, "agency_id": result.agency_id,
-                                   "library_name": result.library_name}),
-            "report_path": None,
-            "sha256": None,
-            "loan_count": result.loan_count,
-            "read": q.read,
-            "reported": q.reported,
-            "excluded": dict(q.excluded),
-            "location": q.location,
-            "error": result.error,
-        }
+        label = agency_label(result.isil, result.agency_id, result.library_name)
+        report_path = sha256 = None
         if result.payload is not None:
             path = reports_dir / f"{result.agency_id}-{staging.safe_name(result.isil)}.json"
             with path.open("wb") as f:
                 f.write(result.payload)
-            entry["report_path"] = str(path)
-            entry["sha256"] = hashlib.sha256(result.payload).hexdigest()
+            report_path, sha256 = str(path), hashlib.sha256(result.payload).hexdigest()
         if result.error:
-            log.error("Agency %s cannot be reported: %s", entry["label"], result.error)
+            log.error("Agency %s cannot be reported: %s", label, result.error)
         for code, n in q.unknown_material_types.items():
             unknown[code] = unknown.get(code, 0) + n
-        agencies.append(entry)
+        agencies.append(AgencyReport(
+            report_date=report_date,
+            agency_id=result.agency_id,
+            isil=result.isil,
+            library_name=result.library_name,
+            label=label,
+            loan_count=result.loan_count,
+            read=q.read,
+            reported=q.reported,
+            excluded=dict(q.excluded),
+            location=q.location,
+            error=result.error,
+            report_path=report_path,
+            sha256=sha256,
+        ))
     log.info("Data quality per agency:\n%s", format_quality_table(summaries))
     if unknown:
         log.warning("Unknown material type codes (excluded; add them to include/config/material_formats.toml): %s",
                     ", ".join(f"{code} x{n}" for code, n in sorted(unknown.items(), key=lambda kv: -kv[1])))
     write_json(target_dir / "quality.json", [q.to_dict() for q in summaries])
-    read = sum(a["read"] for a in agencies)
-    reported = sum(a["reported"] for a in agencies)
+    read = sum(a.read for a in agencies)
+    reported = sum(a.reported for a in agencies)
     log.info("%s loans read, %s reported, %s excluded, %d report(s) staged under %s", f"{read:,}",
-             f"{reported:,}", f"{read - reported:,}", sum(1 for a in agencies if a["report_path"]), reports_dir)
+             f"{reported:,}", f"{read - reported:,}", sum(1 for a in agencies if a.report_path), reports_dir)
     return agencies
 
 
@@ -151,65 +160,68 @@ class AgencyFailed(Exception):
     """This agency cannot be reported until someone fixes its data or settings."""
 
 
-def run_load(agency: dict, *, hook_factory, ledger) -> dict:
+def run_load(agency: AgencyReport, *, hook_factory, ledger) -> LoadResult:
     """Send one agency's staged report through the ledger (skipped if already accepted)."""
     from airflow.sdk import ObjectStoragePath
 
-    report_date = date.fromisoformat(agency["report_date"])
-    log.info("Load: %s, agency %s", describe_window(report_date), agency["label"])
-    if agency.get("error"):
-        log.error("Agency %s has unusable Bokbasen settings: %s", agency["label"], agency["error"])
-        raise AgencyFailed(f"{agency['label']}: {agency['error']}")
-    path = ObjectStoragePath(agency["report_path"])
+    report_date = agency.report_date
+    log.info("Load: %s, agency %s", describe_window(report_date), agency.label)
+    if agency.error:
+        log.error("Agency %s has unusable Bokbasen settings: %s", agency.label, agency.error)
+        raise AgencyFailed(f"{agency.label}: {agency.error}")
+    path = ObjectStoragePath(agency.report_path)
     payload = path.read_bytes()
-    log.info("Report %s: %s loans, %s bytes, sha256 %s", path, f"{agency['loan_count']:,}", f"{len(payload):,}",
-             agency["sha256"][:12])
+    log.info("Report %s: %s loans, %s bytes, sha256 %s", path, f"{agency.loan_count:,}", f"{len(payload):,}",
+             agency.sha256[:12])
     hook = hook_factory()
     outcome = ledger.submit(
-        agency["isil"],
+        agency.isil,
         report_date,
         payload,
-        agency["loan_count"],
-        lambda body: hook.send_report(body, isil=agency["isil"], report_date=report_date),
+        agency.loan_count,
+        lambda body: hook.send_report(body, isil=agency.isil, report_date=report_date),
     )
-    result = {"isil": agency["isil"], "outcome": outcome.outcome, "status": outcome.status,
-              "loan_count": outcome.loan_count}
-    if outcome.send_result is not None:
-        result.update(http_status=outcome.send_result.status_code, attempts=outcome.send_result.attempts,
-                      waited_seconds=round(outcome.send_result.waited_seconds, 2))
-    return result
+    sent = outcome.send_result
+    return LoadResult(
+        isil=agency.isil,
+        outcome=outcome.outcome,
+        status=outcome.status,
+        loan_count=outcome.loan_count,
+        http_status=sent.status_code if sent else None,
+        attempts=sent.attempts if sent else None,
+        waited_seconds=round(sent.waited_seconds, 2) if sent else None,
+    )
 
 
-def run_summary(report_date: date, agencies: list[dict], ledger) -> dict:
+def run_summary(report_date: date, agencies: list[AgencyReport], ledger) -> RunSummary:
     """Log one table of every agency of the day; return it with the list of failures."""
     log.info("Summary: %s", describe_window(report_date))
     rows = {r.isil: r for r in ledger.rows(report_date=report_date)}
     table, failed = [], []
     for agency in agencies:
-        row = rows.get(agency.get("isil"))
-        if agency.get("error"):
-            status, detail = "failed", agency["error"]
+        row = rows.get(agency.isil)
+        if agency.error:
+            status, detail = "failed", agency.error
         elif row is None:
             status, detail = "not sent", "no ledger entry: the load task did not run"
-        elif row.status == "accepted" and row.payload_sha256 == agency.get("sha256"):
+        elif row.status == "accepted" and row.payload_sha256 == agency.sha256:
             status, detail = "accepted", f"HTTP {row.last_http_status}"
         elif row.status == "accepted":
             status, detail = "failed", "ledger holds another payload than this run built (a concurrent run?)"
         else:
             status, detail = row.status, f"HTTP {row.last_http_status}: {row.last_message}"
         if status != "accepted":
-            failed.append(agency["label"])
-        excluded = agency.get("excluded") or {}
-        table.append({
-            "agency": agency["label"],
-            "read": agency.get("read", 0),
-            "reported": agency.get("reported", 0),
-            "excluded": ", ".join(f"{k} {v}" for k, v in sorted(excluded.items())) or "-",
-            "status": status,
-            "detail": detail,
-        })
-    log.info("Bokbasen loan report for %s:\n%s", report_date, format_table(table))
-    return {"report_date": report_date.isoformat(), "agencies": table, "failed": failed}
+            failed.append(agency.label)
+        table.append(SummaryRow(
+            agency=agency.label,
+            read=agency.read,
+            reported=agency.reported,
+            excluded=", ".join(f"{k} {v}" for k, v in sorted(agency.excluded.items())) or "-",
+            status=status,
+            detail=detail,
+        ))
+    log.info("Bokbasen loan report for %s:\n%s", report_date, format_table([r.to_xcom() for r in table]))
+    return RunSummary(report_date=report_date, agencies=table, failed=failed)
 
 
 def format_table(rows: list[dict]) -> str:

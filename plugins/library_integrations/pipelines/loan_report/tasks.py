@@ -1,8 +1,9 @@
 """Airflow-facing glue of the Bokbasen loan report DAG.
 
 Each function takes the task's Airflow context, resolves connections, the report day and
-the staging directory, and calls the plain functions of :mod:`library_integrations.pipelines.loan_report.steps`.
-Kept apart from the DAG file so the DAG stays thin and parses fast.
+the staging directory, turns XCom data into the typed payloads of :mod:`.payloads` (and
+back), and calls the plain functions of :mod:`.steps`. Kept apart from the DAG file so
+the DAG stays thin and parses fast.
 """
 
 from __future__ import annotations
@@ -12,8 +13,15 @@ from datetime import date
 
 from library_integrations.common import staging
 from library_integrations.common.oslo_time import oslo_date
-from library_integrations.common.settings import BOKBASEN_CONN_ID, LIBRARY_CONN_ID, STATE_CONN_ID, Settings
-from library_integrations.pipelines.loan_report import steps as pipeline
+from library_integrations.common.settings import (
+    BOKBASEN_CONN_ID,
+    LIBRARY_CONN_ID,
+    STATE_CONN_ID,
+    MissingSettingError,
+    Settings,
+)
+from library_integrations.pipelines.loan_report import steps
+from library_integrations.pipelines.loan_report.payloads import AgencyReport, ExtractResult
 
 log = logging.getLogger(__name__)
 
@@ -33,21 +41,29 @@ def extract(context, config: Settings) -> dict:
 
     report_date = report_date_of(context)
     try:
-        pipeline.check_day_is_over(report_date)
-    except pipeline.DayNotOverError as exc:
+        config.require_installation()  # fail before any work, naming the setting
+        steps.check_day_is_over(report_date)
+    except (MissingSettingError, steps.DayNotOverError) as exc:
         raise AirflowFailException(str(exc)) from None
     conn = PostgresHook(postgres_conn_id=LIBRARY_CONN_ID).get_conn()
     try:
         conn.read_only = True
-        return pipeline.run_extract(conn, report_date, _run_dir(context, config, report_date),
-                                    chunk_rows=config.chunk_rows)
+        result = steps.run_extract(conn, report_date, _run_dir(context, config, report_date),
+                                   chunk_rows=config.chunk_rows)
     finally:
         conn.close()
+    return result.to_xcom()
 
 
 def transform(manifest: dict, context, config: Settings) -> list[dict]:
-    report_date = date.fromisoformat(manifest["report_date"])
-    return pipeline.run_transform(manifest, _run_dir(context, config, report_date), config)
+    from airflow.sdk.exceptions import AirflowFailException
+
+    extracted = ExtractResult.from_xcom(manifest)
+    try:
+        reports = steps.run_transform(extracted, _run_dir(context, config, extracted.report_date), config)
+    except MissingSettingError as exc:
+        raise AirflowFailException(str(exc)) from None
+    return [report.to_xcom() for report in reports]
 
 
 def load(agency: dict, context) -> dict:
@@ -58,15 +74,16 @@ def load(agency: dict, context) -> dict:
     from library_integrations.clients.bokbasen.loans import BokbasenHook
     from library_integrations.state.ledger import Ledger
 
+    report = AgencyReport.from_xcom(agency)
     # Rendered as the mapped task's name in the UI (map_index_template="{{ agency_label }}").
-    get_current_context()["agency_label"] = agency["label"]
+    get_current_context()["agency_label"] = report.label
     try:
-        return pipeline.run_load(
-            agency,
+        return steps.run_load(
+            report,
             hook_factory=lambda: BokbasenHook(bokbasen_conn_id=BOKBASEN_CONN_ID),
             ledger=Ledger.from_connection(STATE_CONN_ID),
-        )
-    except pipeline.AgencyFailed as exc:
+        ).to_xcom()
+    except steps.AgencyFailed as exc:
         raise AirflowFailException(str(exc)) from None
     except BokbasenError as exc:
         if exc.retryable:
@@ -80,11 +97,12 @@ def summary(agencies: list[dict], context) -> dict:
     from library_integrations.state.ledger import Ledger
 
     report_date = report_date_of(context)
-    result = pipeline.run_summary(report_date, agencies, Ledger.from_connection(STATE_CONN_ID))
-    if result["failed"]:
+    reports = [AgencyReport.from_xcom(a) for a in agencies]
+    result = steps.run_summary(report_date, reports, Ledger.from_connection(STATE_CONN_ID))
+    if result.failed:
         raise AirflowFailException(
-            f"{len(result['failed'])} of {len(agencies)} agencies were not reported for {report_date}: "
-            + ", ".join(result["failed"])
+            f"{len(result.failed)} of {len(reports)} agencies were not reported for {report_date}: "
+            + ", ".join(result.failed)
             + ". See the table above and each agency's load log; clear its load task once fixed."
         )
-    return result
+    return result.to_xcom()

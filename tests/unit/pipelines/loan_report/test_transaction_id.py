@@ -58,3 +58,33 @@ def test_speed():
     started = time.perf_counter()
     transaction_ids(ids, "inst")
     assert time.perf_counter() - started < 5  # ~0.2 s here; generous for shared CI machines
+
+
+# Ids sent before the package was reorganised, for the same namespace (computed with the
+# released code): a deployment that keeps its LOAN_REPORTING_INSTALLATION keeps every id.
+RELEASED_IDS = {
+    ("no.example.library-system.demo", 1): "c142f745-0ddc-5475-97a0-f4dbd943f84f",
+    ("no.example.library-system.demo", 42): "f06e9da7-bfaf-5635-a6a4-e31ff96b25f7",
+    ("no.example.library-system.demo", 9007199254740993): "e701a864-38d5-51fc-a03b-e9352cac6460",
+    ("no.bibliotek.prod", 1): "cd605891-de49-590b-a7a4-04d6e87d295b",
+    ("no.bibliotek.prod", 42): "0179af3b-64f3-53d3-bd5c-c38fe602ca71",
+    ("no.bibliotek.prod", 9007199254740993): "9d654dcd-8ac3-5b69-997b-5c5b9fe616f2",
+}
+
+
+def test_transaction_ids_unchanged_from_the_released_version():
+    for (namespace, loan_id), expected in RELEASED_IDS.items():
+        assert transaction_id(loan_id, namespace) == expected
+        assert transaction_ids([loan_id], namespace).to_pylist() == [expected]
+
+
+def test_the_installation_setting_has_no_default(monkeypatch):
+    from library_integrations.common import settings
+
+    monkeypatch.delenv("LOAN_REPORTING_INSTALLATION", raising=False)
+    config = settings.load()
+    assert config.installation is None
+    with pytest.raises(settings.MissingSettingError, match="LOAN_REPORTING_INSTALLATION"):
+        config.require_installation()
+    monkeypatch.setenv("LOAN_REPORTING_INSTALLATION", "no.bibliotek.prod")
+    assert settings.load().require_installation() == "no.bibliotek.prod"
