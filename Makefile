@@ -38,6 +38,12 @@ generate: install
 bench: install
 	$(BIN)/python -m dev.bench $(BENCH_ARGS)
 
+# Rebuild the reference snapshot in include/reference from Bring's and SSB's registers (needs
+# network, or REFRESH_ARGS="--from-dir DIR"); see include/reference/README.md.
+.PHONY: refresh-reference
+refresh-reference: install
+	$(BIN)/python -m dev.refresh_reference $(REFRESH_ARGS)
+
 db-stop:
 	-$(BIN)/python -m dev db stop
 

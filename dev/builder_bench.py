@@ -26,10 +26,10 @@ import pyarrow.compute  # noqa: F401
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
 from library_integrations.common.oslo_time import oslo_day_window  # noqa: E402
+from library_integrations.common.reference_data import ReferenceData  # noqa: E402
 from library_integrations.library_system.contracts import LOAN_ROW_SCHEMA, AgencySettings  # noqa: E402
 from library_integrations.pipelines.loan_report.report.builder import ReportBuilder  # noqa: E402
 from library_integrations.pipelines.loan_report.report.formats import load_material_formats  # noqa: E402
-from library_integrations.pipelines.loan_report.report.reference_data import ReferenceData  # noqa: E402
 
 MATERIALS = [
     "BOOK", "BOOK", "BOOK", "BOOK", "BOOK", "BOOK", "LARGE_PRINT", "AUDIOBOOK_CD", "AUDIOBOOK_ONLINE",

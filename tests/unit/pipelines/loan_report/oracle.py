@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 import orjson
 
 from library_integrations.common.oslo_time import oslo_day_window
+from library_integrations.common.reference_data import ReferenceData
 from library_integrations.library_system.contracts import AgencySettings
 from library_integrations.pipelines.loan_report.report.ean import normalise_ean
 from library_integrations.pipelines.loan_report.report.formats import (
@@ -22,7 +23,6 @@ from library_integrations.pipelines.loan_report.report.formats import (
     normalise_code,
 )
 from library_integrations.pipelines.loan_report.report.library import AgencyConfigError, library_identity
-from library_integrations.pipelines.loan_report.report.reference_data import ReferenceData
 from library_integrations.pipelines.loan_report.report.transaction_id import transaction_id
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{3}$")

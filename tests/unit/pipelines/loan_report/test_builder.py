@@ -9,11 +9,11 @@ import pyarrow as pa
 import pytest
 
 from library_integrations.common.oslo_time import OSLO
+from library_integrations.common.reference_data import ReferenceData, load_reference_tsv
 from library_integrations.library_system.contracts import LOAN_ROW_SCHEMA, AgencySettings
 from library_integrations.pipelines.loan_report.report.builder import ReportBuilder
 from library_integrations.pipelines.loan_report.report.formats import load_material_formats
 from library_integrations.pipelines.loan_report.report.models import LoanReport
-from library_integrations.pipelines.loan_report.report.reference_data import ReferenceData, load_reference_tsv
 from library_integrations.pipelines.loan_report.report.transaction_id import transaction_id
 
 from .oracle import oracle

@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from library_integrations.common.oslo_time import oslo_day_window
+from library_integrations.common.reference_data import load_reference_tsv
 from library_integrations.library_system.contracts import LOAN_ROW_SCHEMA, AgencySettings
 from library_integrations.pipelines.loan_report.report.builder import ReportBuilder
 from library_integrations.pipelines.loan_report.report.formats import load_material_formats
 from library_integrations.pipelines.loan_report.report.models import LoanReport
-from library_integrations.pipelines.loan_report.report.reference_data import load_reference_tsv
 
 from .oracle import oracle
 

@@ -4,13 +4,13 @@ import logging
 
 import pytest
 
+from library_integrations.common.reference_data import ReferenceData, load_reference_tsv
 from library_integrations.library_system.contracts import AgencySettings
 from library_integrations.pipelines.loan_report.report.library import (
     AgencyConfigError,
     library_identity,
     normalise_isil,
 )
-from library_integrations.pipelines.loan_report.report.reference_data import ReferenceData, load_reference_tsv
 
 
 def settings(**overrides) -> AgencySettings:

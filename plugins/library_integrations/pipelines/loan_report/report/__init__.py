@@ -8,12 +8,17 @@ Pure Python (pyarrow, pandas, orjson, pydantic, python-stdnum), no scheduler. Mo
 * ``ean``: ISBN/ISMN/ISSN -> EAN-13 with python-stdnum
 * ``borrower``: the anonymised borrower block
 * ``library``: the library block and ``AgencyConfigError``
-* ``reference_data``: postal codes, municipalities, counties; the location check
+* (the location check and the postal code, municipality and county registers live in
+  ``library_integrations.common.reference_data``, shared by every pipeline)
 * ``transaction_id``: deterministic transaction ids
 * ``models``: the pydantic payload models (``LoanReport``)
 * ``jsontext``: vectorised JSON text helpers used by the builder
 """
 
+from library_integrations.common.reference_data import (
+    ReferenceData,
+    load_reference_data,
+)
 from library_integrations.pipelines.loan_report.report.builder import AgencyResult, ReportBuilder
 from library_integrations.pipelines.loan_report.report.formats import MaterialFormats, load_material_formats
 from library_integrations.pipelines.loan_report.report.library import AgencyConfigError
@@ -22,10 +27,6 @@ from library_integrations.pipelines.loan_report.report.quality import (
     EXCLUSION_REASONS,
     QualitySummary,
     format_quality_table,
-)
-from library_integrations.pipelines.loan_report.report.reference_data import (
-    ReferenceData,
-    load_reference_data,
 )
 
 __all__ = [

@@ -56,6 +56,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from library_integrations.common.oslo_time import oslo_day_window
+from library_integrations.common.reference_data import (
+    NOT_CONFIGURED_REASON,
+    ReferenceData,
+)
 from library_integrations.library_system.contracts import LOAN_ROW_SCHEMA, AgencySettings
 from library_integrations.pipelines.loan_report.report import borrower as borrower_rules
 from library_integrations.pipelines.loan_report.report.ean import EanCache, normalise_eans
@@ -91,10 +95,6 @@ from library_integrations.pipelines.loan_report.report.quality import (
     OUTSIDE_REPORT_DAY,
     UNKNOWN_MATERIAL_TYPE,
     QualitySummary,
-)
-from library_integrations.pipelines.loan_report.report.reference_data import (
-    NOT_CONFIGURED_REASON,
-    ReferenceData,
 )
 from library_integrations.pipelines.loan_report.report.transaction_id import (
     installation_namespace as check_installation,

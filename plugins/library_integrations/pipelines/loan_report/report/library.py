@@ -26,10 +26,10 @@ from typing import Any
 from stdnum import isil as std_isil
 from stdnum.exceptions import ValidationError
 
+from library_integrations.common.reference_data import ReferenceData
 from library_integrations.library_system.contracts import AgencySettings
 from library_integrations.pipelines.loan_report.report.models import Library, Location, json_keys
 from library_integrations.pipelines.loan_report.report.quality import LOCATION_NOT_CONFIGURED, LOCATION_SENT
-from library_integrations.pipelines.loan_report.report.reference_data import ReferenceData
 
 log = logging.getLogger(__name__)
 

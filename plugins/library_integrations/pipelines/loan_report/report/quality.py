@@ -28,6 +28,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from library_integrations.common.reference_data import LOCATION_INCOMPLETE as LOCATION_INCOMPLETE
+from library_integrations.common.reference_data import LOCATION_INVALID as LOCATION_INVALID
+from library_integrations.common.reference_data import (
+    LOCATION_NO_REFERENCE_DATA as LOCATION_NO_REFERENCE_DATA,
+)
+from library_integrations.common.reference_data import LOCATION_NOT_CONFIGURED as LOCATION_NOT_CONFIGURED
+from library_integrations.common.reference_data import LOCATION_SENT as LOCATION_SENT
+
 MISSING_LOAN_ID = "missing_loan_id"
 MISSING_TIMESTAMP = "missing_timestamp"
 OUTSIDE_REPORT_DAY = "outside_report_day"
@@ -51,12 +59,8 @@ EXCLUSION_REASONS: tuple[str, ...] = (
     AGENCY_CONFIG_ERROR,
 )
 
-# Location verdicts of the library block.
-LOCATION_SENT = "sent"
-LOCATION_NOT_CONFIGURED = "not_configured"  # all three settings empty
-LOCATION_INCOMPLETE = "incomplete"  # some but not all of the three settings given
-LOCATION_INVALID = "invalid"  # given, but unknown or inconsistent
-LOCATION_NO_REFERENCE_DATA = "no_reference_data"  # cannot check, so not sent
+# Location verdicts of the library block: the checked ones are defined next to the check
+# (``common.reference_data``) and re-exported here; one more for an agency that failed first.
 LOCATION_NOT_CHECKED = "not_checked"  # the agency failed before its location was looked at
 
 

@@ -1,12 +1,15 @@
 """Postal codes, municipalities and counties, and the library location rule."""
 
 import csv
+import logging
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from library_integrations.pipelines.loan_report.report import reference_data
-from library_integrations.pipelines.loan_report.report.reference_data import (
+from library_integrations.common import reference_data
+from library_integrations.common.reference_data import (
+    DEFAULT_REFERENCE_DIR,
     NOT_CONFIGURED_REASON,
     Location,
     ReferenceData,
@@ -15,6 +18,8 @@ from library_integrations.pipelines.loan_report.report.reference_data import (
     load_reference_production,
     load_reference_tsv,
     read_bring_register,
+    read_snapshot_date,
+    snapshot_age_warning,
 )
 
 
@@ -116,13 +121,78 @@ def test_ambiguous_name_without_a_matching_county(reference):
 
 
 def test_no_reference_data():
-    data = load_reference_data(None)
+    data = ReferenceData.unavailable(NOT_CONFIGURED_REASON)
     assert not data.available
     location, reason = data.validate_location("0150", "Oslo", "Oslo")
     assert location is None
     assert reason == NOT_CONFIGURED_REASON
     # an unconfigured location is still reported as such
     assert data.check_location(None, None, None).status == "not_configured"
+
+
+@pytest.mark.parametrize("location", [None, "", "  "])
+def test_no_directory_means_the_shipped_snapshot(location, reference_dir):
+    assert DEFAULT_REFERENCE_DIR == reference_dir
+    data = load_reference_data(location)
+    assert data.available
+    assert data.source == f"TSV files in {DEFAULT_REFERENCE_DIR}"
+    assert (len(data.counties), len(data.municipalities), len(data.postal_codes)) == (15, 357, 5137)
+    assert data.snapshot_date == date(2024, 10, 1)
+
+
+def test_quality_re_exports_the_verdict_codes():
+    from library_integrations.pipelines.loan_report.report import quality
+
+    assert quality.LOCATION_SENT is reference_data.LOCATION_SENT == "sent"
+    assert quality.LOCATION_NO_REFERENCE_DATA == "no_reference_data"
+
+
+@pytest.mark.parametrize(
+    ("today", "stale"),
+    [(date(2024, 10, 1), False), (date(2026, 3, 31), False), (date(2026, 4, 3), True), (date(2030, 1, 1), True)],
+)
+def test_snapshot_age_warning(today, stale):
+    warning = snapshot_age_warning(date(2024, 10, 1), today=today)
+    assert (warning is not None) == stale
+    if stale:
+        assert "2024-10-01" in warning
+        assert "make refresh-reference" in warning and "python -m dev.refresh_reference" in warning
+    assert snapshot_age_warning(None, today=today) is None
+
+
+def test_loading_a_stale_snapshot_warns_and_still_works(reference_dir, tmp_path, caplog):
+    for name in ("counties.tsv", "municipalities.tsv", "postal_codes.tsv"):
+        (tmp_path / name).write_bytes((reference_dir / name).read_bytes())
+    (tmp_path / "SOURCES.toml").write_text("snapshot_date = 2020-01-01\n", encoding="utf-8")
+    clear_reference_cache()
+    with caplog.at_level(logging.WARNING, logger=reference_data.__name__):
+        data = load_reference_data(tmp_path)
+    assert data.available and data.snapshot_date == date(2020, 1, 1)
+    assert "snapshot is from 2020-01-01" in caplog.text
+    assert "python -m dev.refresh_reference" in caplog.text
+
+    (tmp_path / "SOURCES.toml").write_text(f"snapshot_date = {date.today().isoformat()}\n", encoding="utf-8")
+    caplog.clear()
+    clear_reference_cache()
+    with caplog.at_level(logging.WARNING, logger=reference_data.__name__):
+        assert load_reference_data(tmp_path).available
+    assert "refresh" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("snapshot_date = 2024-10-01\n", date(2024, 10, 1)),
+        ('snapshot_date = "2024-10-01"\n', date(2024, 10, 1)),
+        ("title = 'no date'\n", None),
+        ("snapshot_date = \n", None),  # not TOML
+        ('snapshot_date = "yesterday"\n', None),
+    ],
+)
+def test_read_snapshot_date(tmp_path, text, expected):
+    assert read_snapshot_date(tmp_path) is None  # no SOURCES.toml
+    (tmp_path / "SOURCES.toml").write_text(text, encoding="utf-8")
+    assert read_snapshot_date(tmp_path) == expected
 
 
 def test_missing_or_unusable_directory(tmp_path):

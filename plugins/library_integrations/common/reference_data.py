@@ -1,16 +1,23 @@
 """Norwegian postal codes, municipalities and counties, and the library location check.
 
-The project carries no copy of these registers; it reads them from the directory set in
-``LOAN_REPORTING_REFERENCE_DATA`` (``load_reference_data``). Two layouts are understood,
-chosen by the files present (file names are matched ignoring case):
+Shared by every pipeline (``common`` layer): the loan report validates each library's
+location with it, and other pipelines can look up municipalities and counties.
 
-**Curated TSV** (tests, offline; ``../shared/reference/``, see its README): UTF-8,
-tab-separated, one header row, every column text:
+``load_reference_data(directory)`` reads the registers from a directory. With no directory
+it reads the **dated snapshot shipped with the project**, ``include/reference/`` (see
+``include/reference/README.md`` for its sources, date, licences and known gaps); the
+deployment setting ``LIBRARY_INTEGRATIONS_REFERENCE_DATA`` may point elsewhere. Two layouts
+are understood, chosen by the files present (file names are matched ignoring case):
+
+**Snapshot TSV** (``include/reference/``, written by ``python -m dev.refresh_reference``):
+UTF-8, tab-separated, one header row, LF, every column text:
 
 * ``counties.tsv``: ``county_number``, ``county_name``, ``other_names`` (``|``-separated)
 * ``municipalities.tsv``: ``municipality_number``, ``municipality_name``, ``county_number``
 * ``postal_codes.tsv``: ``postal_code``, ``place_name``, ``municipality_number``,
   ``municipality_name``, ``category``
+* ``SOURCES.toml`` (optional): ``snapshot_date`` and, per file, source URL, retrieval
+  date, row count and SHA-256. Only ``snapshot_date`` is read here (the age check).
 
 **Production downloads**:
 
@@ -31,6 +38,12 @@ tab-separated, one header row, every column text:
 A SSB county name ``"Troms - Romsa - Tromssa"`` is split into the Norwegian name and the
 official Sámi/Kven parallel names, as in ``counties.tsv``.
 
+**Age check**: when the directory has a ``SOURCES.toml`` whose ``snapshot_date`` is more
+than ``SNAPSHOT_MAX_AGE_DAYS`` (~18 months) old, loading logs a warning naming the refresh
+command (``REFRESH_COMMAND``): Bring changes the postal code register several times a year,
+so an old snapshot rejects new postal codes and accepts withdrawn ones. The data is still
+used.
+
 **The location rule** (``ReferenceData.validate_location``): the ``library.location`` block
 is sent only when postal code, municipality and county are all given and
 
@@ -49,6 +62,9 @@ register but outside the municipality and county structure, so they never make a
 location. The block that is sent uses the **canonical SSB names** (``"Trondheim -
 Tråante"``, ``"Troms - Romsa - Tromssa"``), not the strings typed into the settings, so
 every library in the same municipality reports it the same way.
+
+The verdict codes (``LOCATION_*``) are defined here; the loan report's ``quality`` module
+re-exports them.
 """
 
 from __future__ import annotations
@@ -58,20 +74,31 @@ import io
 import logging
 import re
 import threading
+import tomllib
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
-from library_integrations.pipelines.loan_report.report.quality import (
-    LOCATION_INCOMPLETE,
-    LOCATION_INVALID,
-    LOCATION_NO_REFERENCE_DATA,
-    LOCATION_NOT_CONFIGURED,
-    LOCATION_SENT,
-)
+from library_integrations import INCLUDE_DIR
 
 log = logging.getLogger(__name__)
+
+# Location verdicts of the library block (stable strings: quality summaries key on them).
+LOCATION_SENT = "sent"
+LOCATION_NOT_CONFIGURED = "not_configured"  # all three settings empty
+LOCATION_INCOMPLETE = "incomplete"  # some but not all of the three settings given
+LOCATION_INVALID = "invalid"  # given, but unknown or inconsistent
+LOCATION_NO_REFERENCE_DATA = "no_reference_data"  # cannot check, so not sent
+
+#: The dated snapshot shipped with the project, used when no directory is given.
+DEFAULT_REFERENCE_DIR = INCLUDE_DIR / "reference"
+#: Provenance file of a snapshot directory (written by ``dev/refresh_reference.py``).
+SOURCES_FILE = "SOURCES.toml"
+#: A snapshot older than this (about 18 months) is logged as stale.
+SNAPSHOT_MAX_AGE_DAYS = 548
+REFRESH_COMMAND = "make refresh-reference (python -m dev.refresh_reference)"
 
 TSV_FILES = {
     "counties": "counties.tsv",
@@ -133,7 +160,7 @@ class Location:
 
 @dataclass(frozen=True)
 class LocationVerdict:
-    """Outcome of the location check: ``status`` is one of ``quality.LOCATION_*``."""
+    """Outcome of the location check: ``status`` is one of the ``LOCATION_*`` codes."""
 
     location: Location | None
     status: str
@@ -171,6 +198,7 @@ class ReferenceData:
     counties: dict[str, County] = field(default_factory=dict)
     source: str = ""
     unavailable_reason: str | None = None
+    snapshot_date: date | None = None  # from SOURCES.toml, when the directory has one
 
     def __post_init__(self) -> None:
         self._municipality_alias: dict[str, set[str]] = {}
@@ -473,27 +501,70 @@ def _find(directory: Path, *names: str) -> Path | None:
     return None
 
 
+# ---------------------------------------------------------------------------- snapshot age
+def read_snapshot_date(directory: str | Path) -> date | None:
+    """``snapshot_date`` of the directory's ``SOURCES.toml``; None when there is none.
+
+    A malformed file is logged and treated as "date unknown": the data is still usable.
+    """
+    path = _find(Path(directory), SOURCES_FILE)
+    if path is None:
+        return None
+    try:
+        value = tomllib.loads(path.read_text(encoding="utf-8")).get("snapshot_date")
+        if isinstance(value, str):
+            value = date.fromisoformat(value)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError) as exc:
+        log.warning("cannot read the snapshot date from %s: %s", path, exc)
+        return None
+    if not isinstance(value, date):
+        log.warning("%s has no snapshot_date", path)
+        return None
+    return value
+
+
+def snapshot_age_warning(snapshot_date: date | None, today: date | None = None) -> str | None:
+    """The warning to log when a snapshot is older than ``SNAPSHOT_MAX_AGE_DAYS``, else None."""
+    if snapshot_date is None:
+        return None
+    today = today or date.today()
+    if (today - snapshot_date).days <= SNAPSHOT_MAX_AGE_DAYS:
+        return None
+    months = (today.year - snapshot_date.year) * 12 + today.month - snapshot_date.month
+    return (
+        f"reference data snapshot is from {snapshot_date.isoformat()}, {months} months old: Bring "
+        "changes the postal code register several times a year, so new postal codes are rejected and "
+        f"withdrawn ones accepted. Refresh it with {REFRESH_COMMAND}"
+    )
+
+
 # ---------------------------------------------------------------------------- entry point
 _cache: dict[tuple, ReferenceData] = {}
 _cache_lock = threading.Lock()
 
+#: The reason given when a caller passes no reference data at all (``ReportBuilder`` with
+#: ``reference=None``); ``load_reference_data`` itself falls back to the shipped snapshot.
 NOT_CONFIGURED_REASON = (
-    "no reference data configured (set LOAN_REPORTING_REFERENCE_DATA to a directory with the "
-    "postal code, municipality and county registers); location not sent"
+    "no reference data configured (set LIBRARY_INTEGRATIONS_REFERENCE_DATA, formerly "
+    "LOAN_REPORTING_REFERENCE_DATA, to a directory with the postal code, municipality and "
+    "county registers); location not sent"
 )
 
 
-def load_reference_data(location: str | Path | None) -> ReferenceData:
+def load_reference_data(location: str | Path | None = None) -> ReferenceData:
     """The reference data in directory ``location``, loaded once per process.
 
-    Chooses the curated TSV layout when its three files are present, else the production
-    layout (Bring + SSB). Never raises: with no location, a missing directory, missing files
-    or a malformed file, it returns ``ReferenceData.unavailable(reason)``, the reason is
-    logged, and every library location is then omitted with that reason. The cache key
-    includes the files' modification times, so a refreshed download is picked up.
+    With no ``location`` (None or blank) it is the snapshot shipped in
+    ``include/reference`` (``DEFAULT_REFERENCE_DIR``). Chooses the snapshot TSV layout when
+    its three files are present, else the production layout (Bring + SSB). Never raises:
+    with a missing directory, missing files or a malformed file, it returns
+    ``ReferenceData.unavailable(reason)``, the reason is logged, and every library location
+    is then omitted with that reason. A snapshot older than ``SNAPSHOT_MAX_AGE_DAYS`` is
+    used, with a warning naming the refresh command. The cache key includes the files'
+    modification times, so a refreshed download is picked up.
     """
     if location is None or not str(location).strip():
-        return ReferenceData.unavailable(NOT_CONFIGURED_REASON)
+        location = DEFAULT_REFERENCE_DIR
     directory = Path(str(location).strip()).expanduser()
     if not directory.is_dir():
         reason = f"reference data directory {directory} not found; location not sent"
@@ -518,13 +589,18 @@ def load_reference_data(location: str | Path | None) -> ReferenceData:
             log.error(reason)
             data = ReferenceData.unavailable(reason)
         else:
+            data.snapshot_date = read_snapshot_date(directory)
             log.info(
-                "reference data from %s: %d postal codes, %d municipalities, %d counties",
+                "reference data from %s (snapshot %s): %d postal codes, %d municipalities, %d counties",
                 data.source,
+                data.snapshot_date.isoformat() if data.snapshot_date else "date unknown",
                 len(data.postal_codes),
                 len(data.municipalities),
                 len(data.counties),
             )
+            warning = snapshot_age_warning(data.snapshot_date)
+            if warning:
+                log.warning("%s (%s)", warning, directory)
         for old in [k for k in _cache if k[0] == key[0]]:  # one version per directory
             del _cache[old]
         _cache[key] = data
