@@ -4,7 +4,7 @@ The base is an ``ObjectStoragePath`` URL (``file://`` by default, ``s3://...`` o
 fsspec URL on a multi-worker deployment). Layout::
 
     <base>/<dag_id>/<report date>/<run id>/extract/part-00000.parquet
-                                          /reports/<ISIL>.json
+                                          /reports/<agency id>-<ISIL>.json
                                           /quality.json
 """
 
