@@ -6,6 +6,7 @@
   demo ...               generate data and run the DAG end to end (make demo)
   ui                     airflow standalone on this setup (make ui)
   airflow-env            print the Airflow environment as export lines
+  state-migrate          apply the pipeline-state migrations (--status: list them)
 """
 
 from __future__ import annotations
@@ -84,6 +85,21 @@ def cmd_airflow_env(args) -> int:
     return 0
 
 
+def cmd_state_migrate(args) -> int:
+    import inspect
+
+    from dev.airflow_env import airflow_environment
+    from library_integrations.state import migrations
+
+    argv = ["--status"] if args.status else []
+    if args.dsn:
+        return migrations.main([*argv, "--dsn", args.dsn])
+    if args.conn_id:
+        return migrations.main([*argv, "--conn-id", args.conn_id])
+    state_db = args.state_database or inspect.signature(airflow_environment).parameters["state_db"].default
+    return migrations.main(argv, default_dsn=embedded_db.ensure_database(state_db))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dev", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -124,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("airflow-env", help="print the Airflow environment as export lines")
     p.set_defaults(func=cmd_airflow_env)
+
+    p = sub.add_parser("state-migrate", help="apply the pipeline-state migrations (include/sql/state/migrations)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--dsn", help="libpq DSN of the state database")
+    where.add_argument("--conn-id", help="Airflow connection of the state database (e.g. loan_reporting_db)")
+    where.add_argument("--state-database", help="database on the dev server (default: the demo's state database)")
+    p.add_argument("--status", action="store_true", help="list the migrations, applying nothing")
+    p.set_defaults(func=cmd_state_migrate)
     return parser
 
 

@@ -1,5 +1,5 @@
 -- A payload is about to be sent: status 'sent' until the API's answer is recorded.
-UPDATE bokbasen_reporting.submission
+UPDATE pipeline_state.submission
 SET status = 'sent',
     payload_sha256 = %(payload_sha256)s,
     loan_count = %(loan_count)s,

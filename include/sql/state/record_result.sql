@@ -1,5 +1,5 @@
 -- The API's answer (or the lack of one) for the payload that was just sent.
-UPDATE bokbasen_reporting.submission
+UPDATE pipeline_state.submission
 SET status = %(status)s,
     attempts = attempts + %(attempts)s,
     last_http_status = %(http_status)s,

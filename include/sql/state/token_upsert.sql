@@ -1,4 +1,4 @@
-INSERT INTO bokbasen_reporting.oauth_token
+INSERT INTO pipeline_state.oauth_token
     (token_url, client_id, audience_sha256, audience, token_ciphertext, fetched_at, expires_at)
 VALUES (%(token_url)s, %(client_id)s, %(audience_sha256)s, %(audience)s, %(token_ciphertext)s,
         %(fetched_at)s, %(expires_at)s)

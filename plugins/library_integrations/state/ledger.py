@@ -1,8 +1,9 @@
-"""The submission ledger: what was sent to Bokbasen, per agency (ISIL) and report day.
+"""The loan report's delivery ledger: what was sent to Bokbasen, per agency (ISIL) and report day.
 
-Tables live in the schema ``bokbasen_reporting`` of a Postgres database the pipeline may
-write (Airflow connection ``loan_reporting_db``); the DDL and every query are the ``.sql``
-files in ``include/sql/ledger``.
+Tables ``submission`` and ``submission_event`` of the pipeline-state schema ``pipeline_state``
+(see :mod:`library_integrations.state.migrations`) in a Postgres database the pipeline may
+write (Airflow connection ``loan_reporting_db``); every query is a ``.sql`` file in
+``include/sql/state``.
 
 :meth:`Ledger.submit` is the only way a report should be sent. For one agency-day it
 
@@ -24,71 +25,36 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
 from typing import Any, Literal
 
 import psycopg
 from psycopg.rows import dict_row
 
-from library_integrations import SQL_DIR
 from library_integrations.http.errors import ApiError, RequestRejected
 from library_integrations.http.results import SendResult
+from library_integrations.state.connection import STATE_CONN_ID, dsn_from_connection
+from library_integrations.state.migrations import migrate
+from library_integrations.state.queries import STATE_SCHEMA, STATE_SQL_DIR, load_sql
+
+__all__ = [
+    "STATE_SCHEMA",
+    "STATE_SQL_DIR",
+    "STATUSES",
+    "Ledger",
+    "LedgerRow",
+    "SubmissionOutcome",
+    "dsn_from_connection",
+    "load_sql",
+    "payload_sha256",
+]
 
 log = logging.getLogger(__name__)
 
-STATE_SQL_DIR = SQL_DIR / "state"
-LEDGER_SCHEMA = "bokbasen_reporting"
 STATUSES = ("pending", "sent", "accepted", "rejected", "failed")
 _MESSAGE_LIMIT = 4000
-
-
-@cache
-def load_sql(name: str) -> str:
-    """The text of ``include/sql/ledger/<name>.sql``."""
-    return (STATE_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
-
-
-_schema_done: set[str] = set()
-_schema_lock = threading.Lock()
-
-
-def create_ledger_schema(dsn: str, *, force: bool = False) -> list[str]:
-    """Apply the idempotent ledger DDL (``include/sql/ledger/schema/*.sql``) to ``dsn``.
-
-    Safe to call from many processes at once (serialised by an advisory lock) and cheap to
-    call again: each process applies it once per DSN unless ``force``.
-    """
-    with _schema_lock:
-        if dsn in _schema_done and not force:
-            return []
-        applied = []
-        with psycopg.connect(dsn) as conn:
-            conn.execute(load_sql("schema_lock"))
-            for path in sorted((STATE_SQL_DIR / "schema").glob("*.sql")):
-                conn.execute(path.read_text(encoding="utf-8"))
-                applied.append(path.name)
-        _schema_done.add(dsn)
-        return applied
-
-
-def dsn_from_connection(conn_id: str) -> str:
-    """A libpq DSN from an Airflow ``postgres`` connection (host may be a socket directory)."""
-    from airflow.sdk import BaseHook
-
-    conn = BaseHook.get_connection(conn_id)
-    params: dict[str, Any] = {"host": conn.host, "dbname": conn.schema, "user": conn.login}
-    if conn.port:
-        params["port"] = conn.port
-    if conn.password:
-        params["password"] = conn.password
-    for key, value in (conn.extra_dejson or {}).items():
-        if key in ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "options"):
-            params[key] = value
-    return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v is not None})
 
 
 def payload_sha256(payload: bytes) -> str:
@@ -141,15 +107,15 @@ def _clip(text: str | None) -> str | None:
 
 
 class Ledger:
-    """The submission ledger in the database at ``dsn`` (creates its schema on first use)."""
+    """The submission ledger in the database at ``dsn`` (migrates the pipeline-state schema on first use)."""
 
     def __init__(self, dsn: str, *, create_schema: bool = True) -> None:
         self.dsn = dsn
         if create_schema:
-            create_ledger_schema(dsn)
+            migrate(dsn)
 
     @classmethod
-    def from_connection(cls, conn_id: str = "loan_reporting_db", **kwargs) -> Ledger:
+    def from_connection(cls, conn_id: str = STATE_CONN_ID, **kwargs) -> Ledger:
         return cls(dsn_from_connection(conn_id), **kwargs)
 
     # -- reading ---------------------------------------------------------------------------

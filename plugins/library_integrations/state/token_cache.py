@@ -2,10 +2,12 @@
 
 Per-agency load tasks of one run execute in separate processes (and on a Celery or
 Kubernetes deployment, on separate machines). An in-memory cache alone would fetch one
-token per task; this cache keeps the token in ``bokbasen_reporting.oauth_token`` in the
-ledger database, **encrypted with the deployment's Fernet key** (``[core] fernet_key`` /
+token per task; this cache keeps the token in ``pipeline_state.oauth_token`` in the
+pipeline-state database, **encrypted with the deployment's Fernet key** (``[core] fernet_key`` /
 ``AIRFLOW__CORE__FERNET_KEY``, the key Airflow encrypts connections with), keyed by
-(token_url, client_id, sha256(audience)).
+(token_url, client_id, sha256(audience)). Any OAuth2 client-credentials client can use it (the
+Bokbasen loans API, the Bokbasen Export Service, ...): ``audience`` is whatever distinguishes
+its tokens at the same token endpoint (an audience or a scope).
 
 Lookup order: this process's memory, then the database, then the token endpoint. Fetching
 happens under a PostgreSQL advisory lock on the cache key, so concurrent processes wait for
@@ -30,7 +32,8 @@ from functools import cache
 
 import psycopg
 
-from library_integrations.state.ledger import create_ledger_schema, load_sql
+from library_integrations.state.migrations import migrate
+from library_integrations.state.queries import load_sql
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +118,15 @@ class TokenCache:
         self.dsn = dsn if self.fernet is not None else None
         if dsn and self.fernet is None:
             log.warning(
-                "No Fernet key configured (%s / [core] fernet_key): Bokbasen tokens are cached in this "
-                "process only, so every task process fetches its own token",
+                "No Fernet key configured (%s / [core] fernet_key): OAuth2 tokens of %s are cached in "
+                "this process only, so every task process fetches its own token",
                 FERNET_ENV,
+                token_url,
             )
         elif not dsn:
-            log.info("No ledger database given: Bokbasen tokens are cached in this process only")
+            log.info("No pipeline-state database given: OAuth2 tokens of %s are cached in this process only", token_url)
         if self.dsn:
-            create_ledger_schema(self.dsn)
+            migrate(self.dsn)
         with _memory_guard:
             self._lock = _memory_locks.setdefault(self.key, threading.Lock())
 
@@ -155,7 +159,7 @@ class TokenCache:
                 conn.execute(load_sql("token_lock"), self._params())
                 token = self._read_db(conn)
                 if token and token.usable(self.refresh_margin):
-                    log.debug("Another process fetched a Bokbasen token while this one waited; reusing it")
+                    log.debug("Another process fetched a token from %s while this one waited; reusing it", self.token_url)
                     _memory[self.key] = token
                     return token, False
                 token = self._fetch(fetch)
@@ -207,7 +211,8 @@ class TokenCache:
             access_token = self.fernet.decrypt(ciphertext.encode()).decode()
         except Exception:
             log.warning(
-                "A cached Bokbasen token could not be decrypted (Fernet key changed?); fetching a new one"
+                "A cached OAuth2 token of %s could not be decrypted (Fernet key changed?); fetching a new one",
+                self.token_url,
             )
             return None
         return CachedToken(access_token, fetched_at, expires_at)

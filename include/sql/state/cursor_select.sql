@@ -1,0 +1,3 @@
+SELECT pipeline, name, value, meta, changed_at, updated_at
+FROM pipeline_state.cursor
+WHERE pipeline = %(pipeline)s AND name = %(name)s

@@ -1,0 +1,1 @@
+SELECT to_regclass('pipeline_state.schema_migration') IS NOT NULL

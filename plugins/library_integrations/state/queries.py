@@ -1,0 +1,17 @@
+"""The SQL of the pipeline-state schema: every query is a file in ``include/sql/state/``."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from library_integrations import SQL_DIR
+
+STATE_SQL_DIR = SQL_DIR / "state"
+MIGRATIONS_DIR = STATE_SQL_DIR / "migrations"
+STATE_SCHEMA = "pipeline_state"
+
+
+@cache
+def load_sql(name: str) -> str:
+    """The text of ``include/sql/state/<name>.sql``."""
+    return (STATE_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
