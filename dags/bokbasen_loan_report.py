@@ -26,8 +26,11 @@ A run reports the same loans whenever it runs; nothing depends on the wall clock
 #### Configuration
 - Connections: `cicero_db` (postgres, read-only library system), `bokbasen_default`
   (http: host = loans endpoint URL, login = client id, password = client secret, extra
-  `{"token_url": ..., "audience": optional}`), `loan_reporting_db` (postgres the pipeline
-  may write: submission ledger and the shared token cache).
+  `{"token_url": ..., "audience": optional, "gzip": false}` and, optionally, the transport
+  settings `connect_timeout` (seconds, default 10), `read_timeout` (default 120),
+  `max_attempts` (HTTP requests per report, retries included, default 6) and
+  `max_total_seconds` (retry budget per report, default 900)), `loan_reporting_db`
+  (postgres the pipeline may write: submission ledger and the shared token cache).
 - Environment: `LOAN_REPORTING_START_DATE` (first day for catchup), `LOAN_REPORTING_GRACE_MINUTES`,
   `LOAN_REPORTING_STAGING_BASE` (`file://...` or `s3://...`), `LOAN_REPORTING_INSTALLATION`
   (namespace of transaction ids: never change it in production),

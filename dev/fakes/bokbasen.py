@@ -6,6 +6,13 @@ validation, ``204`` on success, and scripted failures (429/503 with ``Retry-Afte
 slow answers, dropped connections, revoked tokens, 400 with a message), optionally only
 for one library's ISIL.
 
+Payload validation is strict: by default the report model itself
+(``LoanReport.model_validate_json``); if the model cannot be imported the server does not
+start. Invalid JSON is a 400, a contract violation a 422, and a validator that fails in an
+unexpected way a 500 naming the exception: never an acceptance. The built-in
+:func:`structural_validator` is used only where chosen explicitly (``validator=`` or
+``--validator structural``), by tests of client mechanics that must not depend on the model.
+
 Run it::
 
     python -m dev.fakes.bokbasen --port 8089 --reports-dir var/fake-bokbasen
@@ -98,7 +105,11 @@ def _ean_ok(ean: str) -> bool:
 
 
 def structural_validator(body: bytes) -> dict:
-    """A minimal check of the report contract (DESIGN.md section 3), used when no model is importable."""
+    """A minimal check of the report contract (DESIGN.md section 3), independent of the report model.
+
+    Never a fallback: only used when chosen explicitly (tests of client mechanics, ``--validator
+    structural``).
+    """
     try:
         doc = json.loads(body)
     except ValueError as exc:
@@ -187,7 +198,13 @@ def structural_validator(body: bytes) -> dict:
 
 
 def model_validator(model) -> Validator:
-    """Validate with a pydantic model (``model.model_validate_json``); errors become 422."""
+    """Validate with a pydantic model (``model.model_validate_json``).
+
+    Not JSON: 400. A ``pydantic.ValidationError``: 422 with pydantic's explanation. Any
+    other exception (a bug in the model or its validators): 500 naming it, so the report is
+    never accepted unchecked.
+    """
+    from pydantic import ValidationError
 
     def validate(body: bytes) -> dict:
         try:
@@ -196,9 +213,12 @@ def model_validator(model) -> Validator:
             raise PayloadInvalid(400, f"Request body is not valid JSON: {exc}") from None
         try:
             model.model_validate_json(body)
-        except Exception as exc:  # pydantic.ValidationError
-            text = str(exc)
-            raise PayloadInvalid(422, f"Invalid report: {text[:3000]}") from None
+        except ValidationError as exc:
+            raise PayloadInvalid(422, f"Invalid report: {str(exc)[:3000]}") from None
+        except Exception as exc:
+            raise PayloadInvalid(
+                500, f"Report validation failed unexpectedly: {type(exc).__name__}: {str(exc)[:2000]}"
+            ) from None
         return doc
 
     validate.__name__ = f"validate_{getattr(model, '__name__', 'model')}"
@@ -206,12 +226,40 @@ def model_validator(model) -> Validator:
 
 
 def default_validator() -> Validator:
-    """``LoanReport.model_validate_json`` when ``library_integrations.pipelines.loan_report.report.models`` is importable, else structural."""
-    try:
-        from library_integrations.pipelines.loan_report.report.models import LoanReport
-    except Exception:  # not written yet (ImportError) or mid-edit: fall back to the structural check
-        return structural_validator
+    """``LoanReport.model_validate_json``: the report model is the contract.
+
+    No fallback: when ``library_integrations.pipelines.loan_report.report.models`` cannot be
+    imported, the error propagates and the fake does not start (a weaker check would accept
+    reports the real API may refuse).
+    """
+    from library_integrations.pipelines.loan_report.report.models import LoanReport
+
     return model_validator(LoanReport)
+
+
+def run_validator(validator: Validator | None, body: bytes) -> dict:
+    """``validator(body)`` (or a JSON parse when validation is switched off), strictly.
+
+    Returns the report as a dict, or raises :class:`PayloadInvalid`: 400 (not JSON / not an
+    object), 422 (the validator's verdict), 500 (the validator failed unexpectedly).
+    """
+    try:
+        doc = validator(body) if validator is not None else json.loads(body)
+    except PayloadInvalid:
+        raise
+    except ValueError as exc:
+        if validator is None:
+            raise PayloadInvalid(400, f"Request body is not valid JSON: {exc}") from None
+        raise PayloadInvalid(
+            500, f"Report validation failed unexpectedly: {type(exc).__name__}: {str(exc)[:2000]}"
+        ) from None
+    except Exception as exc:
+        raise PayloadInvalid(
+            500, f"Report validation failed unexpectedly: {type(exc).__name__}: {str(exc)[:2000]}"
+        ) from None
+    if not isinstance(doc, dict):
+        raise PayloadInvalid(422, "Report must be a JSON object")
+    return doc
 
 
 # -- faults -------------------------------------------------------------------------------
@@ -375,7 +423,7 @@ class FakeBokbasen:
         max_date_skew: float = 900,
         reports_dir: str | Path | None = None,
         store_dir: str | Path | None = None,
-        validator: Validator | str | None = "auto",
+        validator: Validator | str | None = "auto",  # "auto" = the report model; None = no validation
         token_path: str = DEFAULT_TOKEN_PATH,
         loans_path: str = DEFAULT_LOANS_PATH,
         verbose: bool = False,
@@ -386,6 +434,8 @@ class FakeBokbasen:
         self.loans_path = loans_path
         reports_dir = reports_dir or store_dir  # store_dir: an alias
         self.reports_dir = Path(reports_dir) if reports_dir else None
+        if isinstance(validator, str) and validator != "auto":
+            raise ValueError(f"Unknown validator {validator!r}: 'auto', a callable or None")
         self.validator: Validator | None = default_validator() if validator == "auto" else validator
         self.verbose = verbose
         self._initial = _Config(expires_in, accept_gzip, max_date_skew)
@@ -838,7 +888,7 @@ def _make_handler(server: FakeBokbasen):
                 self._check_loans(
                     record, encoding, decode_error, revoke=fault is not None and fault.action == "revoke"
                 )
-                doc = server.validator(body) if server.validator else json.loads(body)
+                doc = run_validator(server.validator, body)
             except PayloadInvalid as exc:
                 record.status = exc.status
                 record.note = exc.message[:500]
@@ -912,12 +962,10 @@ def _make_handler(server: FakeBokbasen):
 # -- command line -------------------------------------------------------------------------
 
 
-def _cli_validator(choice: str) -> Validator | str | None:
-    if choice == "model":
-        from library_integrations.pipelines.loan_report.report.models import LoanReport
-
-        return model_validator(LoanReport)
-    return {"auto": "auto", "structural": structural_validator, "none": None}[choice]
+def _cli_validator(choice: str) -> Validator | None:
+    if choice in ("auto", "model"):
+        return default_validator()  # fails loudly if the report model cannot be imported
+    return {"structural": structural_validator, "none": None}[choice]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -945,8 +993,8 @@ def main(argv: list[str] | None = None) -> int:
         "--validator",
         choices=["auto", "model", "structural", "none"],
         default="auto",
-        help="payload check: the LoanReport model if importable (auto), the model (fail if missing), "
-        "a built-in structural check, or none",
+        help="payload check: the LoanReport model (auto = model; the server does not start without it), "
+        "a built-in structural check (explicitly weaker), or none",
     )
     parser.add_argument(
         "--no-validate", dest="validator", action="store_const", const="none", help="= --validator none"

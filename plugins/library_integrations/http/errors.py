@@ -16,9 +16,14 @@ own error text, redacted of client secrets and tokens before it gets here.
 ``ApiConfigError``          the connection or endpoint is unusable (missing settings,
                             404, a redirect, ...).
 ==========================  ==========================================================
+
+:class:`ErrorTypes` names the subclasses a client raises, so that shared code (the retry
+loop, the OAuth2 token request) raises the client's own errors.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class ApiError(Exception):
@@ -73,3 +78,18 @@ class Forbidden(ApiError):
 
 class ApiConfigError(ApiError):
     """The connection or endpoint configuration is unusable; nothing was (successfully) sent."""
+
+
+@dataclass(frozen=True)
+class ErrorTypes:
+    """The error classes one client raises: the bases here, or a client's own subclasses.
+
+    Shared code (the retry loop's give-up, the OAuth2 token request) raises through this, so
+    a Bokbasen token failure is a ``BokbasenAuthError`` and an NB one an NB error.
+    """
+
+    retryable: type[RetryableApiError] = RetryableApiError
+    rejected: type[RequestRejected] = RequestRejected
+    auth: type[AuthError] = AuthError
+    forbidden: type[Forbidden] = Forbidden
+    config: type[ApiConfigError] = ApiConfigError

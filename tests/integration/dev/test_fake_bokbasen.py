@@ -183,3 +183,34 @@ def test_cli_prints_urls_and_serves(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_validator_that_fails_unexpectedly_answers_500_and_accepts_nothing(fresh_fake_bokbasen):
+    server = fresh_fake_bokbasen
+    token = _token(server).json()["access_token"]
+
+    def crashing(body: bytes) -> dict:
+        raise KeyError("library")
+
+    previous = server.validator
+    server.validator = crashing
+    try:
+        answer = _post(server, make_report(), token)
+    finally:
+        server.validator = previous
+    assert answer.status_code == 500
+    assert "Report validation failed unexpectedly: KeyError" in answer.json()["message"]
+    assert server.reports() == []
+    assert server.stats()["loan_requests_by_status"] == {"500": 1}
+
+
+def test_the_default_validator_is_the_report_model(fresh_fake_bokbasen):
+    server = fresh_fake_bokbasen
+    assert getattr(server.validator, "__name__", None) == "validate_LoanReport"
+    token = _token(server).json()["access_token"]
+    doc = json.loads(make_report())
+    doc["loans"][0]["borrower"]["birthDate"] = "1980-01-01"  # patron data: refused by the model
+    refused = _post(server, json.dumps(doc).encode(), token)
+    assert refused.status_code == 422 and "birthDate" in refused.json()["message"]
+    assert _post(server, b"[1, 2]", token).status_code in (400, 422)
+    assert server.reports() == []

@@ -1,12 +1,22 @@
-"""The fake Bokbasen's fault specs and its structural payload check (no server needed)."""
+"""The fake Bokbasen's fault specs and its strict payload validation (no server started)."""
 
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
-from dev.fakes.bokbasen import Fault, PayloadInvalid, parse_fault, structural_validator
+from dev.fakes.bokbasen import (
+    FakeBokbasen,
+    Fault,
+    PayloadInvalid,
+    default_validator,
+    model_validator,
+    parse_fault,
+    run_validator,
+    structural_validator,
+)
 from tests.fixtures.fake_bokbasen import make_report
 
 
@@ -71,8 +81,6 @@ def test_structural_validator_explains_what_is_wrong():
 def test_validation_is_pluggable_with_a_pydantic_model():
     from pydantic import BaseModel, ConfigDict
 
-    from dev.fakes.bokbasen import default_validator, model_validator
-
     class Tiny(BaseModel):
         model_config = ConfigDict(extra="forbid")
         reportDate: str  # noqa: N815 - wire name
@@ -85,9 +93,76 @@ def test_validation_is_pluggable_with_a_pydantic_model():
     with pytest.raises(PayloadInvalid) as info:
         validate(b"[")
     assert info.value.status == 400
+
+
+def test_the_default_validator_is_the_report_model():
+    validate = default_validator()
+    assert validate.__name__ == "validate_LoanReport"
+    assert validate(make_report(loans=2))["library"]["isil"] == "NO-2030100"
+    doc = json.loads(make_report(loans=1))
+    doc["loans"][0]["format"] = "DVD"
+    with pytest.raises(PayloadInvalid) as info:
+        validate(json.dumps(doc).encode())
+    assert info.value.status == 422
+
+
+def test_no_fallback_when_the_report_model_cannot_be_imported(monkeypatch):
+    monkeypatch.setitem(sys.modules, "library_integrations.pipelines.loan_report.report.models", None)
+    with pytest.raises(ImportError):
+        default_validator()
+    with pytest.raises(ImportError):
+        FakeBokbasen()  # the server does not start with a weaker check instead
+    explicit = FakeBokbasen(validator=structural_validator)  # chosen explicitly: fine
     try:
-        from library_integrations.pipelines.loan_report.report.models import LoanReport  # noqa: F401
-    except ImportError:
-        assert default_validator() is structural_validator
-    else:
-        assert default_validator().__name__ == "validate_LoanReport"
+        assert explicit.validator is structural_validator
+    finally:
+        explicit.stop()
+
+
+def test_unknown_validator_names_are_refused():
+    with pytest.raises(ValueError, match="Unknown validator"):
+        FakeBokbasen(validator="structural")
+
+
+def test_a_model_that_fails_unexpectedly_is_a_500_never_an_acceptance():
+    from pydantic import BaseModel, field_validator
+
+    class Buggy(BaseModel):
+        reportDate: str  # noqa: N815 - wire name
+
+        @field_validator("reportDate")
+        @classmethod
+        def explode(cls, value):
+            raise TypeError("model bug")
+
+    with pytest.raises(PayloadInvalid) as info:
+        model_validator(Buggy)(b'{"reportDate": "2026-11-20"}')
+    assert info.value.status == 500
+    assert "TypeError" in info.value.message and "model bug" in info.value.message
+
+
+@pytest.mark.parametrize("error", [RuntimeError("boom"), ValueError("boom"), KeyError("boom")])
+def test_run_validator_turns_unexpected_exceptions_into_500(error):
+    def crashing(body: bytes) -> dict:
+        raise error
+
+    with pytest.raises(PayloadInvalid) as info:
+        run_validator(crashing, make_report())
+    assert info.value.status == 500
+    assert type(error).__name__ in info.value.message and "boom" in info.value.message
+
+
+def test_run_validator_passes_verdicts_through_and_checks_the_shape():
+    def rejecting(body: bytes) -> dict:
+        raise PayloadInvalid(422, "Invalid report: nope")
+
+    with pytest.raises(PayloadInvalid) as info:
+        run_validator(rejecting, make_report())
+    assert (info.value.status, info.value.message) == (422, "Invalid report: nope")
+    assert run_validator(structural_validator, make_report())["reportDate"] == "2026-11-20"
+    with pytest.raises(PayloadInvalid) as info:
+        run_validator(None, b"{nope")  # validation switched off: still JSON
+    assert info.value.status == 400
+    with pytest.raises(PayloadInvalid) as info:
+        run_validator(lambda body: [1, 2], b"[1, 2]")
+    assert info.value.status == 422

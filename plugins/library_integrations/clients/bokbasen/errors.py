@@ -8,6 +8,9 @@ under Bokbasen's name, so a log says which API failed and handlers can catch eit
 ``BokbasenForbidden``           403: no access to the audience (named in the message)
 ``BokbasenConfigError``         the connection or endpoint is unusable
 ==============================  ======================================================
+
+:data:`BOKBASEN_ERRORS` hands these classes to the shared HTTP layer (token requests,
+retry give-ups), so what it raises for Bokbasen is a Bokbasen error.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from library_integrations.http.errors import (
     ApiConfigError,
     ApiError,
     AuthError,
+    ErrorTypes,
     Forbidden,
     RequestRejected,
     RetryableApiError,
@@ -44,3 +48,12 @@ class BokbasenForbidden(BokbasenError, Forbidden):
 
 class BokbasenConfigError(BokbasenError, ApiConfigError):
     """The Bokbasen connection or endpoint configuration is unusable."""
+
+
+BOKBASEN_ERRORS = ErrorTypes(
+    retryable=BokbasenRetryableError,
+    rejected=BokbasenReportRejected,
+    auth=BokbasenAuthError,
+    forbidden=BokbasenForbidden,
+    config=BokbasenConfigError,
+)

@@ -7,13 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from library_integrations.clients.bokbasen.config import derive_audience
 from library_integrations.clients.bokbasen.errors import BokbasenConfigError
-from library_integrations.clients.bokbasen.loans import (
-    RetryPolicy,
-    derive_audience,
-    http_date,
-    parse_retry_after,
-)
+from library_integrations.http.retry import RetryPolicy, http_date, parse_retry_after
 from library_integrations.state.token_cache import CachedToken
 
 
