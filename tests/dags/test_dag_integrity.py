@@ -9,7 +9,7 @@ DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 
 
 @pytest.fixture(scope="module")
-def dagbag():
+def dagbag(airflow_db):
     return DagBag(dag_folder=str(DAGS_DIR))
 
 
