@@ -92,7 +92,7 @@ def airflow_environment(
     *,
     library_db: str = "lms",
     airflow_db: str = "airflow",
-    state_db: str = "library_integrations",
+    state_db: str = "loan_reporting",
     fake_bokbasen_url: str | None = None,
     home: Path = AIRFLOW_HOME,
 ) -> dict[str, str]:

@@ -75,7 +75,7 @@ def step_copy(database: str) -> dict:
     start, end = oslo_day_window(BENCH_DAY)
     with psycopg.connect(_dsn(database)) as conn:
         ids = _agency_ids(conn)
-        query = extract.load_sql("loans.sql").rstrip().rstrip(";")
+        query = extract.EXTRACT_SQL["loans"].rstrip().rstrip(";")
         t = time.perf_counter()
         n_bytes = 0
         with conn.cursor() as cur:

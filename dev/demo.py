@@ -24,7 +24,7 @@ from dev import PROJECT_ROOT, airflow_env, embedded_db, generator
 from dev import lms_schema as schema
 
 RECEIVED_DIR = PROJECT_ROOT / "var" / "fake-bokbasen" / "received"
-STATE_DB = "library_integrations"
+STATE_DB = "loan_reporting"
 
 
 def run(
@@ -88,15 +88,21 @@ def run(
     print(f"Rerunning {start} (idempotency: nothing should be sent again) ...", flush=True)
     rerun = dag.test(logical_date=pendulum.datetime(start.year, start.month, start.day, tz="Europe/Oslo"))
     rerun_requests = server.stats()["loan_requests"] - before
+    locations = {}
+    for report in server.reports():
+        where = report["payload"]["library"].get("location")
+        locations[(report["report_date"], report["isil"])] = (
+            f"{where['postalCode']} {where['municipality']}" if where else "(not sent)")
     server.stop()
 
-    from library_integrations.pipelines.loan_report.steps import format_table
+    from library_integrations.common.tables import format_table
 
     rows = []
     for r in ledger.rows():
         if start <= r.report_date < start + timedelta(days=days):
             rows.append({"day": r.report_date.isoformat(), "agency": r.isil, "loans": r.loan_count,
-                         "status": r.status, "http": r.last_http_status, "attempts": r.attempts})
+                         "status": r.status, "http": r.last_http_status, "attempts": r.attempts,
+                         "location sent": locations.get((r.report_date.isoformat(), r.isil), "-")})
     print()
     print(format_table(rows))
     print()
@@ -105,14 +111,25 @@ def run(
     print(f"Rerun of {start}: run {getattr(rerun, 'state', '?')}, {rerun_requests} report(s) sent again "
           "(the ledger skips reports already accepted with an identical payload)")
     print(f"Reports received by the fake Bokbasen: {RECEIVED_DIR} (one JSON file per report)")
-    print(f"Submission ledger: database 'library_integrations', schema bokbasen_reporting ({ledger.dsn})")
+    print(f"Submission ledger: database 'library_integrations', schema pipeline_state ({ledger.dsn})")
     print(f"Demo wall time: {time.perf_counter() - t0:.1f} s")
     return 0 if all(s.endswith("success") for s in states.values()) or failing_agencies else 1
 
 
+UI_AIRFLOW_HOME = PROJECT_ROOT / ".airflow-ui"
+
+
 def ui() -> int:
-    """``airflow standalone`` on the project's setup, with the fake Bokbasen beside it."""
-    env = {**os.environ, **airflow_env.airflow_environment()}
+    """``airflow standalone`` on the project's setup, with the fake Bokbasen beside it.
+
+    Its own Airflow home and metadata database (``airflow_ui``), so the demo's
+    ``dag.test()`` runs do not crowd its grid and charts; the LocalExecutor is sized for
+    this machine (one task process per CPU) instead of Airflow's default 32.
+    """
+    cpus = os.cpu_count() or 2
+    env = {**os.environ, **airflow_env.airflow_environment(airflow_db="airflow_ui", home=UI_AIRFLOW_HOME)}
+    env.setdefault("AIRFLOW__CORE__PARALLELISM", str(cpus))
+    env.setdefault("AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG", str(cpus))
     # standalone starts its components as `airflow ...` subprocesses: the venv must be on PATH.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     fake = subprocess.Popen([sys.executable, "-m", "dev.fakes.bokbasen", "--port",

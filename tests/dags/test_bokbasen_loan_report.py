@@ -93,7 +93,7 @@ def ledger_rows(state_dsn, day):
     with psycopg.connect(state_dsn) as conn:
         return {r[0]: r[1:] for r in conn.execute(
             "SELECT isil, status, attempts, last_http_status, last_message, payload_sha256 "
-            "FROM bokbasen_reporting.submission WHERE report_date = %s", (day,)).fetchall()}
+            "FROM pipeline_state.submission WHERE report_date = %s", (day,)).fetchall()}
 
 
 # ----------------------------------------------------------------------------- independent expectation
@@ -289,7 +289,7 @@ def test_no_secret_or_token_in_logs_xcom_or_staged_files(dag, fake, capfd, caplo
     caplog.set_level(logging.DEBUG)
 
     with psycopg.connect(state_dsn) as conn:  # force a fresh token for this run
-        conn.execute("DELETE FROM bokbasen_reporting.oauth_token")
+        conn.execute("DELETE FROM pipeline_state.oauth_token")
     clear_process_cache()
     assert state_of(run_day(dag, SECRETS_DAY)) == "success"
     tokens = fake.issued_tokens()

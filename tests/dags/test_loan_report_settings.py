@@ -1,5 +1,6 @@
 """Must-set production values fail fast: without the transaction-id namespace the real DAG
-fails in its first task with a message naming the setting, and nothing is sent."""
+fails in its first task with a message naming the setting, and nothing is sent; the
+summary then says in one line that nothing was reported and why (no TypeError)."""
 
 from __future__ import annotations
 
@@ -29,4 +30,8 @@ def test_run_without_installation_namespace_fails_naming_the_setting(
     output = capfd.readouterr()
     logs = output.out + output.err + caplog.text
     assert "LOAN_REPORTING_INSTALLATION is not set" in logs
+    assert "failed" in states["summary"]
+    assert ("extract failed: nothing was reported for 2026-02-02: MissingSettingError: "
+            "LOAN_REPORTING_INSTALLATION is not set") in logs
+    assert "TypeError" not in logs
     assert fake_bokbasen.reports() == []  # nothing reached Bokbasen

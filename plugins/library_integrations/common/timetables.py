@@ -10,6 +10,14 @@ Why not a cron string: Airflow 3 turns ``"30 2 * * *"`` into a ``CronTriggerTime
 whose logical date is the *run* time (the next day), and ``CronDataIntervalTimetable``
 cannot start a run later than the end of its interval.
 
+Run ids name the day: ``scheduled__2026-11-24`` (or ``manual__``/``backfill__``) is the
+run that reports 24 November, whenever it ran. A second run for the same day is not
+created by a second trigger: clear the first run (or one agency's ``load``) instead.
+
+Manual runs: a logical date at midnight (Oslo, or UTC when the UI shows UTC) names the day
+to report; any other time, such as the "now" the Trigger button proposes, reports the last
+complete day before it. Clicking Trigger therefore reports yesterday (Oslo).
+
 Backfill bounds: ``airflow backfill create --from-date 2026-01-01 --to-date 2026-01-31``
 parses the dates in the deployment's ``default_timezone`` (UTC by default), where
 "2026-01-01" would be 01:00 in Oslo and miss the first day. As Airflow does for its
@@ -81,14 +89,49 @@ class ReportDayTimetable(Timetable):
         """The calendar day (in the timetable's zone) that ``moment`` falls on."""
         return pendulum.instance(moment).in_timezone(self.timezone).date()
 
-    def infer_manual_data_interval(self, *, run_after: pendulum.DateTime) -> DataInterval:
-        """A manual run (or ``dag.test``) with logical date X reports the Oslo day containing X.
+    def manual_report_day(self, moment: datetime) -> date:
+        """The day a manual run with logical date ``moment`` reports.
 
-        The UI's trigger form and ``dag.test(logical_date=...)`` pass the chosen logical
-        date here, so a run triggered for "2026-03-29" reports 29 March. The extract task
-        refuses a day that has not ended yet.
+        Midnight names the day (read in the timetable's zone, or as the UTC wall clock the
+        UI shows by default); any other time means the last complete day before it.
+
+        >>> tt = ReportDayTimetable()
+        >>> tt.manual_report_day(pendulum.datetime(2026, 3, 29, tz="Europe/Oslo"))
+        datetime.date(2026, 3, 29)
+        >>> tt.manual_report_day(pendulum.datetime(2026, 3, 29, tz="UTC"))
+        datetime.date(2026, 3, 29)
+        >>> tt.manual_report_day(pendulum.datetime(2026, 11, 25, 14, 23, tz="UTC"))  # "now" in the form
+        datetime.date(2026, 11, 24)
         """
-        return self.interval_for(self.report_day(run_after))
+        local = pendulum.instance(moment).in_timezone(self.timezone)
+        utc = pendulum.instance(moment).in_timezone("UTC")
+        if local.time() == time.min:
+            day = local
+        elif utc.time() == time.min:
+            day = utc
+        else:
+            day = local.subtract(days=1)
+        return date(day.year, day.month, day.day)
+
+    def infer_manual_data_interval(self, *, run_after: pendulum.DateTime) -> DataInterval:
+        """The data interval of a manual run (UI trigger, API, ``dag.test``) with this logical date.
+
+        Airflow passes the chosen logical date here; see :meth:`manual_report_day`.
+        """
+        return self.interval_for(self.manual_report_day(run_after))
+
+    def generate_run_id(self, *, run_type, run_after, data_interval: DataInterval | None, **extra) -> str:
+        """``scheduled__2026-11-24``: the run id names the day reported, not when it ran.
+
+        >>> from airflow.utils.types import DagRunType
+        >>> tt = ReportDayTimetable()
+        >>> tt.generate_run_id(run_type=DagRunType.SCHEDULED, run_after=None,
+        ...                    data_interval=tt.interval_for(date(2026, 11, 24)))
+        'scheduled__2026-11-24'
+        """
+        if data_interval is None:
+            return super().generate_run_id(run_type=run_type, run_after=run_after, data_interval=None, **extra)
+        return run_type.generate_run_id(suffix=self.report_day(data_interval.start).isoformat())
 
     def next_dagrun_info(
         self,

@@ -21,6 +21,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from library_integrations import SQL_DIR
+from library_integrations.common.sql import SqlFiles
 from library_integrations.library_system.contracts import LOAN_ROW_SCHEMA, AgencySettings
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,7 @@ _CSV_TYPES = {
 }
 
 
-def load_sql(name: str) -> str:
-    return (EXTRACT_SQL_DIR / name).read_text(encoding="utf-8")
+EXTRACT_SQL = SqlFiles(EXTRACT_SQL_DIR)
 
 
 @dataclass
@@ -65,7 +65,7 @@ class ExtractManifest:
 
 def read_agencies(conn: psycopg.Connection) -> list[AgencySettings]:
     with conn.cursor() as cur:
-        cur.execute(load_sql("agencies.sql"))
+        cur.execute(EXTRACT_SQL["agencies"])
         return [AgencySettings(*row) for row in cur.fetchall()]
 
 
@@ -122,7 +122,7 @@ def stream_loans(
 ) -> Iterator[pa.Table]:
     """Yield the window's loans as tables of about ``chunk_rows`` rows each."""
     params = {"start_utc": start_utc, "end_utc": end_utc, "agency_ids": list(agency_ids)}
-    query = load_sql("loans.sql").rstrip().rstrip(";")
+    query = EXTRACT_SQL["loans"].rstrip().rstrip(";")
     statement = f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)"  # noqa: S608 - file, not input
     read_options = pa_csv.ReadOptions(block_size=4 << 20, use_threads=True)
     parse_options = pa_csv.ParseOptions(newlines_in_values=True)

@@ -62,12 +62,35 @@ def test_consecutive_runs_tile_the_calendar_across_dst():
     assert [TT.report_day(i.logical_date).day for i in infos] == [27, 28, 29, 30, 31]
 
 
-def test_manual_run_reports_the_oslo_day_of_its_logical_date():
-    # 00:30 on 21 November in Oslo is still 20 November in UTC: the Oslo day counts.
-    chosen = pendulum.datetime(2026, 11, 21, 0, 30, tz="Europe/Oslo")
-    assert TT.infer_manual_data_interval(run_after=chosen) == TT.interval_for(date(2026, 11, 21))
+def test_manual_run_at_midnight_reports_that_day():
     midnight = pendulum.datetime(2026, 3, 29, tz="Europe/Oslo")
     assert TT.infer_manual_data_interval(run_after=midnight) == TT.interval_for(date(2026, 3, 29))
+    # The UI in its default UTC: the date picker's 2026-03-29 00:00 UTC is 01:00 in Oslo.
+    utc_midnight = pendulum.datetime(2026, 3, 29, tz="UTC")
+    assert TT.infer_manual_data_interval(run_after=utc_midnight) == TT.interval_for(date(2026, 3, 29))
+
+
+def test_trigger_now_reports_the_last_complete_oslo_day():
+    # The Trigger form proposes "now": the run reports yesterday (Oslo), a day that is over.
+    now = pendulum.datetime(2026, 11, 25, 14, 23, 5, tz="UTC")
+    assert TT.infer_manual_data_interval(run_after=now) == TT.interval_for(date(2026, 11, 24))
+    # 00:30 on 21 November in Oslo (still 20 November in UTC): the last complete Oslo day is the 20th.
+    late = pendulum.datetime(2026, 11, 21, 0, 30, tz="Europe/Oslo")
+    assert TT.infer_manual_data_interval(run_after=late) == TT.interval_for(date(2026, 11, 20))
+
+
+def test_run_ids_name_the_reported_day():
+    from airflow.utils.types import DagRunType
+
+    interval = TT.interval_for(date(2026, 11, 24))
+    for run_type, prefix in ((DagRunType.SCHEDULED, "scheduled"), (DagRunType.MANUAL, "manual"),
+                             (DagRunType.BACKFILL_JOB, "backfill")):
+        assert TT.generate_run_id(run_type=run_type, run_after=interval.end, data_interval=interval) == (
+            f"{prefix}__2026-11-24")
+    # The 25-hour day too: its interval starts at Oslo midnight, 23:00 UTC the day before.
+    fall_back = TT.interval_for(date(2026, 10, 25))
+    assert TT.generate_run_id(run_type=DagRunType.SCHEDULED, run_after=fall_back.end,
+                              data_interval=fall_back) == "scheduled__2026-10-25"
 
 
 def test_serialisation_round_trip():

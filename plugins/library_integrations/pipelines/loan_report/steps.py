@@ -15,6 +15,7 @@ import orjson
 
 from library_integrations.common import staging
 from library_integrations.common.oslo_time import oslo_day_window
+from library_integrations.common.tables import format_table
 from library_integrations.library_system import loans as extract
 from library_integrations.pipelines.loan_report.payloads import (
     AgencyReport,
@@ -194,7 +195,11 @@ def run_load(agency: AgencyReport, *, hook_factory, ledger) -> LoadResult:
 
 
 def run_summary(report_date: date, agencies: list[AgencyReport], ledger) -> RunSummary:
-    """Log one table of every agency of the day; return it with the list of failures."""
+    """Log one table of every agency of the day; return it with the list of failures.
+
+    Status and reason come first and reasons are never cut; the loans excluded per reason
+    follow in a second table.
+    """
     log.info("Summary: %s", describe_window(report_date))
     rows = {r.isil: r for r in ledger.rows(report_date=report_date)}
     table, failed = [], []
@@ -211,7 +216,7 @@ def run_summary(report_date: date, agencies: list[AgencyReport], ledger) -> RunS
         else:
             status, detail = row.status, f"HTTP {row.last_http_status}: {row.last_message}"
         if status != "accepted":
-            failed.append(agency.label)
+            failed.append(f"{agency.label} ({status}: {detail})")
         table.append(SummaryRow(
             agency=agency.label,
             read=agency.read,
@@ -220,18 +225,20 @@ def run_summary(report_date: date, agencies: list[AgencyReport], ledger) -> RunS
             status=status,
             detail=detail,
         ))
-    log.info("Bokbasen loan report for %s:\n%s", report_date, format_table([r.to_xcom() for r in table]))
+    log.info("Bokbasen loan report for %s:\n%s", report_date, format_table(
+        [{"status": r.status, "agency": r.agency, "read": r.read, "reported": r.reported, "reason": r.detail}
+         for r in table], empty="(no enabled agencies)"))
+    excluded = [{"agency": r.agency, "excluded loans per reason": r.excluded} for r in table if r.excluded != "-"]
+    if excluded:
+        log.info("Loans excluded per reason:\n%s", format_table(excluded))
     return RunSummary(report_date=report_date, agencies=table, failed=failed)
 
 
-def format_table(rows: list[dict]) -> str:
-    if not rows:
-        return "(no enabled agencies)"
-    headers = list(rows[0])
-    widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
-    widths["detail"] = min(widths.get("detail", 0), 90)
-    line = "  ".join(h.ljust(widths[h]) for h in headers)
-    out = [line, "  ".join("-" * widths[h] for h in headers)]
-    for r in rows:
-        out.append("  ".join(str(r[h])[: widths[h]].ljust(widths[h]) for h in headers))
-    return "\n".join(out)
+def nothing_reported(report_date: date, failures: dict[str, str | None]) -> str:
+    """The summary's one line when no agency got as far as a report (extract or transform failed).
+
+    >>> nothing_reported(date(2026, 11, 24), {"extract": "MissingSettingError: LOAN_REPORTING_INSTALLATION is not set"})
+    'extract failed: nothing was reported for 2026-11-24: MissingSettingError: LOAN_REPORTING_INSTALLATION is not set'
+    """
+    task, reason = next(iter(failures.items()), ("extract", None))
+    return f"{task} failed: nothing was reported for {report_date}: {reason or 'see the ' + task + ' task log'}"

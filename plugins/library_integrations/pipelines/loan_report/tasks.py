@@ -27,8 +27,23 @@ log = logging.getLogger(__name__)
 
 
 def report_date_of(context) -> date:
-    """The Oslo calendar day a run reports: the day of its logical date (or interval start)."""
-    return oslo_date(context.get("logical_date") or context["data_interval_start"])
+    """The Oslo calendar day a run reports: the start of its data interval (the timetable's day).
+
+    A manual run's logical date may be any time (the Trigger form proposes "now"); its data
+    interval is the day it reports (see ``ReportDayTimetable.manual_report_day``).
+    """
+    return oslo_date(context.get("data_interval_start") or context["logical_date"])
+
+
+FAILURE_KEY = "failure"  # XCom key: why extract or transform failed, for the summary
+
+
+def _record_failure(context, exc: BaseException) -> None:
+    """Leave the reason of a failing extract/transform where ``summary`` finds it."""
+    try:
+        context["ti"].xcom_push(key=FAILURE_KEY, value=f"{type(exc).__name__}: {exc}"[:2000])
+    except Exception:  # never hide the real error
+        log.exception("could not record the failure reason for the summary")
 
 
 def _run_dir(context, config: Settings, report_date: date):
@@ -44,14 +59,19 @@ def extract(context, config: Settings) -> dict:
         config.require_installation()  # fail before any work, naming the setting
         steps.check_day_is_over(report_date)
     except (MissingSettingError, steps.DayNotOverError) as exc:
+        _record_failure(context, exc)
         raise AirflowFailException(str(exc)) from None
-    conn = PostgresHook(postgres_conn_id=LIBRARY_CONN_ID).get_conn()
     try:
-        conn.read_only = True
-        result = steps.run_extract(conn, report_date, _run_dir(context, config, report_date),
-                                   chunk_rows=config.chunk_rows)
-    finally:
-        conn.close()
+        conn = PostgresHook(postgres_conn_id=LIBRARY_CONN_ID).get_conn()
+        try:
+            conn.read_only = True
+            result = steps.run_extract(conn, report_date, _run_dir(context, config, report_date),
+                                       chunk_rows=config.chunk_rows)
+        finally:
+            conn.close()
+    except Exception as exc:
+        _record_failure(context, exc)
+        raise
     return result.to_xcom()
 
 
@@ -62,7 +82,11 @@ def transform(manifest: dict, context, config: Settings) -> list[dict]:
     try:
         reports = steps.run_transform(extracted, _run_dir(context, config, extracted.report_date), config)
     except MissingSettingError as exc:
+        _record_failure(context, exc)
         raise AirflowFailException(str(exc)) from None
+    except Exception as exc:
+        _record_failure(context, exc)
+        raise
     return [report.to_xcom() for report in reports]
 
 
@@ -91,12 +115,18 @@ def load(agency: dict, context) -> dict:
         raise AirflowFailException(str(exc)) from None
 
 
-def summary(agencies: list[dict], context) -> dict:
+def summary(agencies: list[dict] | None, context) -> dict:
     from airflow.sdk.exceptions import AirflowFailException
 
     from library_integrations.state.ledger import Ledger
 
     report_date = report_date_of(context)
+    if agencies is None:  # extract or transform failed: there is nothing to summarise per agency
+        failures = {task: context["ti"].xcom_pull(task_ids=task, key=FAILURE_KEY) for task in ("extract", "transform")}
+        failures = {task: reason for task, reason in failures.items() if reason} or {"extract": None}
+        message = steps.nothing_reported(report_date, failures)
+        log.error("%s", message)
+        raise AirflowFailException(message)
     reports = [AgencyReport.from_xcom(a) for a in agencies]
     result = steps.run_summary(report_date, reports, Ledger.from_connection(STATE_CONN_ID))
     if result.failed:

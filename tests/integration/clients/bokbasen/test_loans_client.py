@@ -49,7 +49,7 @@ def test_cached_token_is_stored_encrypted_in_the_ledger_database(
     token = server.issued_tokens()[0]
     with psycopg.connect(bokbasen_ledger_dsn) as conn:
         rows = conn.execute(
-            "SELECT audience, token_ciphertext FROM bokbasen_reporting.oauth_token"
+            "SELECT audience, token_ciphertext FROM pipeline_state.oauth_token"
         ).fetchall()
     assert len(rows) == 1
     audience, ciphertext = rows[0]
