@@ -4,9 +4,10 @@
 Reports every loan of the previous **Oslo calendar day** to Bokbasen's Library Loans API:
 one report per enabled library (agency) per day.
 
-**Runs are labelled by the day they report.** The run with logical date 2026-03-29
-reports the loans of 29 March 2026, 00:00 to 24:00 Oslo time (23 hours that day: the
-clocks go forward). The nightly run starts `LOAN_REPORTING_GRACE_MINUTES` (default 120)
+**Runs are named by the day they report.** Run `scheduled__2026-03-29` (logical date and
+data interval start: 29 March 00:00 Oslo) reports the loans of 29 March 2026, 00:00 to
+24:00 Oslo time (23 hours that day: the clocks go forward). Choose Europe/Oslo in the UI's
+time zone menu and every date in the grid reads as the reported day. The nightly run starts `LOAN_REPORTING_GRACE_MINUTES` (default 120)
 after Oslo midnight, so that loans synced late by self-service machines are included.
 A run reports the same loans whenever it runs; nothing depends on the wall clock.
 
@@ -30,18 +31,25 @@ A run reports the same loans whenever it runs; nothing depends on the wall clock
   settings `connect_timeout` (seconds, default 10), `read_timeout` (default 120),
   `max_attempts` (HTTP requests per report, retries included, default 6) and
   `max_total_seconds` (retry budget per report, default 900)), `loan_reporting_db`
-  (postgres the pipeline may write: submission ledger and the shared token cache).
-- Environment: `LOAN_REPORTING_START_DATE` (first day for catchup), `LOAN_REPORTING_GRACE_MINUTES`,
-  `LOAN_REPORTING_STAGING_BASE` (`file://...` or `s3://...`), `LOAN_REPORTING_INSTALLATION`
-  (namespace of transaction ids: never change it in production),
-  `LOAN_REPORTING_REFERENCE_DATA` (postal code and municipality registers),
+  (postgres the pipelines may write: the `pipeline_state` schema with the submission
+  ledger and the shared token cache).
+- Environment: `LOAN_REPORTING_INSTALLATION` (**required**: namespace of transaction ids;
+  without it the run fails in `extract` naming it; never change it once reports are sent),
+  `LOAN_REPORTING_START_DATE` (first day for catchup), `LOAN_REPORTING_GRACE_MINUTES`,
+  `LIBRARY_INTEGRATIONS_STAGING_BASE` (`file://...` or `s3://...`),
+  `LIBRARY_INTEGRATIONS_REFERENCE_DATA` (postal code and municipality registers; default:
+  the snapshot shipped in `include/reference`),
   `LOAN_REPORTING_MAX_ACTIVE_RUNS`, `LOAN_REPORTING_TASK_RETRIES`,
   `LOAN_REPORTING_RETRY_DELAY_SECONDS`, `LOAN_REPORTING_CATCHUP` (default true).
 - Material type mapping: `include/config/material_formats.toml`. An unknown code is
   excluded and named with its count in the transform log: add it there.
 
-#### Reruns and backfills
-- Clearing a run, or one agency's **load**, sends exactly the same report again (same
+#### Trigger, reruns and backfills
+- **Trigger** with the proposed date ("now") reports **yesterday** (Oslo), the last complete
+  day. To report a given day, set the logical date to that day at 00:00. A day that has
+  not ended is refused in `extract`.
+- **Rerun a day by clearing its run, not by triggering again** (a second trigger for the
+  same day is refused: its run id already exists). Clearing a run, or one agency's **load**, sends exactly the same report again (same
   transaction ids) or skips it when the ledger shows it accepted. Clearing **extract**
   after late loans arrived sends a corrected report.
 - Backfill January: `airflow backfill create --dag-id bokbasen_loan_report

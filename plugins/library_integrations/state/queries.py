@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from library_integrations import SQL_DIR
+from library_integrations.common.sql import SqlFiles
 
 STATE_SQL_DIR = SQL_DIR / "state"
 MIGRATIONS_DIR = STATE_SQL_DIR / "migrations"
 STATE_SCHEMA = "pipeline_state"
 
 
-@cache
+STATE_SQL = SqlFiles(STATE_SQL_DIR)
+
+
 def load_sql(name: str) -> str:
     """The text of ``include/sql/state/<name>.sql``."""
-    return (STATE_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    return STATE_SQL[name]
