@@ -105,7 +105,7 @@ def _ean_ok(ean: str) -> bool:
 
 
 def structural_validator(body: bytes) -> dict:
-    """A minimal check of the report contract (DESIGN.md section 3), independent of the report model.
+    """A minimal check of the report contract (docs/contracts.md section 3), independent of the report model.
 
     Never a fallback: only used when chosen explicitly (tests of client mechanics, ``--validator
     structural``).

@@ -1,4 +1,4 @@
--- Reference library-system schema (DESIGN.md section 2). Idempotent: safe to run again.
+-- Reference library-system schema (docs/contracts.md section 2). Idempotent: safe to run again.
 -- Keep these names and types: outside tools populate them.
 CREATE SCHEMA IF NOT EXISTS lms;
 

@@ -1,4 +1,4 @@
--- Material type codes of the reference data (DESIGN.md section 2). Extend, don't rename.
+-- Material type codes of the reference data (docs/contracts.md section 2). Extend, don't rename.
 INSERT INTO lms.material_type (code, description) VALUES
     ('BOOK', 'Bok'),
     ('LARGE_PRINT', 'Bok med stor skrift'),

@@ -1,4 +1,4 @@
--- The loans of one report day for a set of agencies (DESIGN.md sections 1-2).
+-- The loans of one report day for a set of agencies (docs/contracts.md sections 1-2).
 --   %(start_utc)s, %(end_utc)s : the Oslo calendar day as a half-open UTC window
 --   %(agency_ids)s             : bigint[] of the enabled agencies
 -- Nothing that identifies a patron leaves the database: no patron id, birth date or name.

@@ -1,4 +1,4 @@
-"""The payload models: the wire contract of DESIGN.md section 3."""
+"""The payload models: the wire contract of docs/contracts.md section 3."""
 
 import copy
 

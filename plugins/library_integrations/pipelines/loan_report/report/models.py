@@ -1,4 +1,4 @@
-"""The report payload POSTed to Bokbasen, as pydantic v2 models (DESIGN.md section 3).
+"""The report payload POSTed to Bokbasen, as pydantic v2 models (docs/contracts.md section 3).
 
 This module is the single definition of the wire format. Each JSON key is the ``alias`` of
 one field, so renaming a key is a one-line change here; the report builder reads the keys

@@ -1,4 +1,4 @@
-"""Deterministic, anonymous transaction ids for loans (DESIGN.md section 3).
+"""Deterministic, anonymous transaction ids for loans (docs/contracts.md section 3).
 
 ``transactionId = uuid5(namespace, str(loan_id))`` where
 ``namespace = uuid5(NAMESPACE_URL, "urn:loan-reporting:" + installation)`` and
