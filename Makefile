@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: install test lint demo ui generate bench db-stop clean
+.PHONY: install test test-unit lint demo ui generate bench db-stop clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The unit layer and the package's doctests: no database is started.
+test-unit: lint
+	$(BIN)/python -m pytest plugins/library_integrations tests/unit $(PYTEST_ARGS)
 
 demo: install
 	$(BIN)/python -m dev demo $(DEMO_ARGS)
@@ -48,4 +52,4 @@ db-stop:
 	-$(BIN)/python -m dev db stop
 
 clean: db-stop
-	rm -rf .pgdata .airflow var bench-results
+	rm -rf .pgdata .airflow .airflow-ui var bench-results

@@ -1,4 +1,4 @@
-"""Create the reference library-system schema from the versioned SQL in ``include/sql/lms``.
+"""Create the reference library-system schema from the versioned SQL in ``dev/sql/lms``.
 
 Every file is idempotent (``IF NOT EXISTS`` / ``ON CONFLICT DO NOTHING``) and they run in
 file-name order, so applying the schema twice changes nothing.
