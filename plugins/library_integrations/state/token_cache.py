@@ -26,40 +26,18 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
 import psycopg
 
+from library_integrations.http.auth import BearerToken
 from library_integrations.state.migrations import migrate
 from library_integrations.state.queries import load_sql
 
 log = logging.getLogger(__name__)
 
 FERNET_ENV = "AIRFLOW__CORE__FERNET_KEY"
-
-
-@dataclass(frozen=True)
-class CachedToken:
-    """A bearer token and its lifetime. ``repr`` never shows the token."""
-
-    access_token: str
-    fetched_at: datetime
-    expires_at: datetime
-
-    def __repr__(self) -> str:
-        return (
-            f"CachedToken(fetched_at={self.fetched_at.isoformat()}, expires_at={self.expires_at.isoformat()})"
-        )
-
-    __str__ = __repr__
-
-    def usable(self, refresh_margin: float, now: datetime | None = None) -> bool:
-        now = now or datetime.now(UTC)
-        lifetime = (self.expires_at - self.fetched_at).total_seconds()
-        margin = min(refresh_margin, max(lifetime, 0) * 0.1)
-        return now < self.expires_at - timedelta(seconds=margin)
 
 
 @cache
@@ -85,7 +63,7 @@ def deployment_fernet():
 
 
 # Process-wide memory: every hook instance in this process shares it.
-_memory: dict[tuple[str, str, str], CachedToken] = {}
+_memory: dict[tuple[str, str, str], BearerToken] = {}
 _memory_locks: dict[tuple[str, str, str], threading.Lock] = {}
 _memory_guard = threading.Lock()
 
@@ -141,7 +119,7 @@ class TokenCache:
             "audience_sha256": self.audience_sha256,
         }
 
-    def get(self, fetch: Callable[[], tuple[str, float]]) -> tuple[CachedToken, bool]:
+    def get(self, fetch: Callable[[], tuple[str, float]]) -> tuple[BearerToken, bool]:
         """A usable token and whether it was fetched now; ``fetch()`` returns (token, expires_in)."""
         with self._lock:  # threads of this process: one fetch at a time
             token = _memory.get(self.key)
@@ -176,7 +154,7 @@ class TokenCache:
             _memory[self.key] = token
             return token, True
 
-    def invalidate(self, token: CachedToken) -> None:
+    def invalidate(self, token: BearerToken) -> None:
         """Drop ``token`` (the API refused it) from memory and, if still stored, from the database."""
         with self._lock:
             if _memory.get(self.key) == token:
@@ -194,12 +172,12 @@ class TokenCache:
                     conn.execute(load_sql("token_forget"), self._params())
 
     @staticmethod
-    def _fetch(fetch: Callable[[], tuple[str, float]]) -> CachedToken:
+    def _fetch(fetch: Callable[[], tuple[str, float]]) -> BearerToken:
         fetched_at = datetime.now(UTC)
         access_token, expires_in = fetch()
-        return CachedToken(access_token, fetched_at, fetched_at + timedelta(seconds=float(expires_in)))
+        return BearerToken(access_token, fetched_at, fetched_at + timedelta(seconds=float(expires_in)))
 
-    def _read_db(self, conn=None) -> CachedToken | None:
+    def _read_db(self, conn=None) -> BearerToken | None:
         if conn is None:
             with psycopg.connect(self.dsn) as own:
                 return self._read_db(own)
@@ -215,4 +193,4 @@ class TokenCache:
                 self.token_url,
             )
             return None
-        return CachedToken(access_token, fetched_at, expires_at)
+        return BearerToken(access_token, fetched_at, expires_at)

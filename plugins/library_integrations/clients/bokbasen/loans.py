@@ -79,7 +79,7 @@ from library_integrations.clients.bokbasen.errors import (
     BokbasenReportRejected,
     BokbasenRetryableError,
 )
-from library_integrations.http.auth import OAuth2ClientCredentials
+from library_integrations.http.auth import BearerToken, OAuth2ClientCredentials
 from library_integrations.http.messages import api_message
 from library_integrations.http.redaction import Redactor
 from library_integrations.http.results import SendResult
@@ -96,7 +96,7 @@ from library_integrations.http.retry import (
     send_with_retries,
 )
 from library_integrations.http.session import clean_session
-from library_integrations.state.token_cache import CachedToken, TokenCache
+from library_integrations.state.token_cache import TokenCache
 
 __all__ = [  # RetryPolicy, derive_audience, parse_retry_after, http_date: kept importable from here
     "DEFAULT_CONN_ID",
@@ -329,7 +329,7 @@ class BokbasenHook(HttpHook):
             self._message(response),
         )
 
-    def get_token(self, budget: RetryBudget | None = None) -> CachedToken:
+    def get_token(self, budget: RetryBudget | None = None) -> BearerToken:
         """A usable bearer token: from this process, the shared cache, or the token endpoint."""
         with (budget or RetryBudget(self.retry, self._sleep)).active():
             return self.auth.token()

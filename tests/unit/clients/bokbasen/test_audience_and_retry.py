@@ -9,8 +9,8 @@ import pytest
 
 from library_integrations.clients.bokbasen.config import derive_audience
 from library_integrations.clients.bokbasen.errors import BokbasenConfigError
+from library_integrations.http.auth import BearerToken
 from library_integrations.http.retry import RetryPolicy, http_date, parse_retry_after
-from library_integrations.state.token_cache import CachedToken
 
 
 @pytest.mark.parametrize(
@@ -68,16 +68,16 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped():
 
 def test_token_is_refreshed_shortly_before_it_expires():
     fetched = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-    token = CachedToken("tok", fetched, fetched + timedelta(seconds=3600))
+    token = BearerToken("tok", fetched, fetched + timedelta(seconds=3600))
     assert token.usable(60, fetched + timedelta(seconds=3500))
     assert not token.usable(60, fetched + timedelta(seconds=3541))  # margin 60 s
-    short = CachedToken("tok", fetched, fetched + timedelta(seconds=10))
+    short = BearerToken("tok", fetched, fetched + timedelta(seconds=10))
     assert short.usable(60, fetched + timedelta(seconds=8.9))  # margin capped at 10 % of lifetime
     assert not short.usable(60, fetched + timedelta(seconds=9.1))
 
 
 def test_token_repr_hides_the_token():
     fetched = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-    token = CachedToken("very-secret-token-value", fetched, fetched + timedelta(seconds=10))
+    token = BearerToken("very-secret-token-value", fetched, fetched + timedelta(seconds=10))
     assert "very-secret-token-value" not in repr(token)
     assert "very-secret-token-value" not in str(token)
