@@ -2,9 +2,9 @@
 
 from airflow.plugins_manager import AirflowPlugin
 
-from library_integrations.common.timetables import ReportDayTimetable
+from library_integrations.common.timetables import MonthTimetable, ReportDayTimetable
 
 
 class LibraryIntegrationsPlugin(AirflowPlugin):
     name = "library_integrations"
-    timetables = [ReportDayTimetable]
+    timetables = [ReportDayTimetable, MonthTimetable]

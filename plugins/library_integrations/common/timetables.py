@@ -155,3 +155,146 @@ class ReportDayTimetable(Timetable):
         if restriction.latest is not None and interval.start > _wall_clock_in(restriction.latest, self.timezone):
             return None
         return DagRunInfo(run_after=interval.end + self.grace, data_interval=interval)
+
+
+def _month_start(year: int, month: int, tz: str) -> pendulum.DateTime:
+    """Midnight on the first of ``year-month`` in ``tz`` (month may run past 12 or below 1)."""
+    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+    return pendulum.datetime(year, month, 1, tz=tz)
+
+
+class MonthTimetable(Timetable):
+    """One run per calendar month in ``timezone``; created on day ``run_day`` of the next month.
+
+    A run's data interval is exactly the month it reports, ``[M-01 00:00, M+1-01 00:00)`` in
+    Europe/Oslo (so it holds the 23-hour day of March and the 25-hour day of October), and
+    its logical date is the start of that month. The run is created on day ``run_day`` of
+    the following month at ``run_hour`` (Oslo wall clock; default the 5th at 06:00), when
+    late registrations are in; past months in a catchup or a backfill run at once.
+
+    Run ids name the month: ``scheduled__2026-03`` (or ``manual__``/``backfill__``) is the run
+    that reports March 2026, whenever it ran.
+
+    Manual runs: a logical date at midnight on the first of a month (Oslo, or UTC as the UI
+    shows by default) names that month; any other moment, such as the "now" the Trigger
+    button proposes, reports the last complete month before it.
+
+    Backfill bounds are read as Oslo wall-clock times, as :class:`ReportDayTimetable` does:
+    ``--from-date 2026-01-01 --to-date 2026-03-31`` reports January to March in a UTC or an
+    Oslo deployment. A month is in the range when its first day is.
+    """
+
+    periodic = True
+    run_ordering = ("logical_date", "run_after")
+
+    def __init__(self, run_day: int = 5, run_hour: int = 6, timezone: str = OSLO) -> None:
+        if not 1 <= run_day <= 28:
+            raise ValueError(f"run_day must be a day every month has (1-28), not {run_day}")
+        if not 0 <= run_hour <= 23:
+            raise ValueError(f"run_hour must be 0-23, not {run_hour}")
+        self.run_day = run_day
+        self.run_hour = run_hour
+        self.timezone = timezone
+        self.description = (f"Each {timezone} calendar month, reported on day {run_day} of the next month "
+                            f"at {run_hour:02d}:00")
+
+    # ------------------------------------------------------------------ serialisation
+    def serialize(self) -> dict[str, Any]:
+        return {"run_day": self.run_day, "run_hour": self.run_hour, "timezone": self.timezone}
+
+    @classmethod
+    def deserialize(cls, data: dict[str, Any]) -> MonthTimetable:
+        return cls(run_day=data["run_day"], run_hour=data["run_hour"], timezone=data["timezone"])
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, MonthTimetable)
+            and (self.run_day, self.run_hour, self.timezone) == (other.run_day, other.run_hour, other.timezone)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.run_day, self.run_hour, self.timezone))
+
+    @property
+    def summary(self) -> str:
+        return f"monthly ({self.timezone}) on day {self.run_day} {self.run_hour:02d}:00"
+
+    # ------------------------------------------------------------------ scheduling
+    def interval_for(self, month: date) -> DataInterval:
+        """The month holding ``month`` (any day of it), as an Oslo-local interval."""
+        return DataInterval(_month_start(month.year, month.month, self.timezone),
+                            _month_start(month.year, month.month + 1, self.timezone))
+
+    def report_month(self, moment: datetime) -> date:
+        """The first day of the calendar month (in the timetable's zone) that ``moment`` falls in."""
+        local = pendulum.instance(moment).in_timezone(self.timezone)
+        return date(local.year, local.month, 1)
+
+    def run_after_for(self, interval: DataInterval) -> pendulum.DateTime:
+        """When the run of ``interval`` is due: day ``run_day`` of the next month, ``run_hour`` o'clock."""
+        end = pendulum.instance(interval.end).in_timezone(self.timezone)
+        return pendulum.datetime(end.year, end.month, self.run_day, self.run_hour, tz=self.timezone)
+
+    def manual_report_month(self, moment: datetime) -> date:
+        """The month a manual run with logical date ``moment`` reports (its first day).
+
+        >>> tt = MonthTimetable()
+        >>> tt.manual_report_month(pendulum.datetime(2026, 3, 1, tz="Europe/Oslo"))
+        datetime.date(2026, 3, 1)
+        >>> tt.manual_report_month(pendulum.datetime(2026, 3, 1, tz="UTC"))
+        datetime.date(2026, 3, 1)
+        >>> tt.manual_report_month(pendulum.datetime(2026, 4, 3, 14, 23, tz="UTC"))  # "now" in the form
+        datetime.date(2026, 3, 1)
+        """
+        local = pendulum.instance(moment).in_timezone(self.timezone)
+        utc = pendulum.instance(moment).in_timezone("UTC")
+        if local.day == 1 and local.time() == time.min:
+            return date(local.year, local.month, 1)
+        if utc.day == 1 and utc.time() == time.min:
+            return date(utc.year, utc.month, 1)
+        previous = _month_start(local.year, local.month - 1, self.timezone)
+        return date(previous.year, previous.month, 1)
+
+    def infer_manual_data_interval(self, *, run_after: pendulum.DateTime) -> DataInterval:
+        """The data interval of a manual run (UI trigger, API, ``dag.test``); see :meth:`manual_report_month`."""
+        return self.interval_for(self.manual_report_month(run_after))
+
+    def generate_run_id(self, *, run_type, run_after, data_interval: DataInterval | None, **extra) -> str:
+        """``scheduled__2026-03``: the run id names the month reported, not when it ran.
+
+        >>> from airflow.utils.types import DagRunType
+        >>> tt = MonthTimetable()
+        >>> tt.generate_run_id(run_type=DagRunType.SCHEDULED, run_after=None,
+        ...                    data_interval=tt.interval_for(date(2026, 3, 1)))
+        'scheduled__2026-03'
+        """
+        if data_interval is None:
+            return super().generate_run_id(run_type=run_type, run_after=run_after, data_interval=None, **extra)
+        return run_type.generate_run_id(suffix=self.report_month(data_interval.start).strftime("%Y-%m"))
+
+    def next_dagrun_info(
+        self,
+        *,
+        last_automated_data_interval: DataInterval | None,
+        restriction: TimeRestriction,
+    ) -> DagRunInfo | None:
+        if last_automated_data_interval is not None:
+            month = self.report_month(last_automated_data_interval.end)
+        elif restriction.earliest is None:
+            return None
+        else:
+            earliest = _wall_clock_in(restriction.earliest, self.timezone)
+            start = _month_start(earliest.year, earliest.month, self.timezone)
+            if earliest != start:
+                start = _month_start(earliest.year, earliest.month + 1, self.timezone)
+            month = date(start.year, start.month, 1)
+            if not restriction.catchup:
+                now = pendulum.now(self.timezone)
+                latest = _month_start(now.year, now.month - 1, self.timezone)
+                if now < self.run_after_for(self.interval_for(latest)):
+                    latest = _month_start(now.year, now.month - 2, self.timezone)
+                month = max(month, date(latest.year, latest.month, 1))
+        interval = self.interval_for(month)
+        if restriction.latest is not None and interval.start > _wall_clock_in(restriction.latest, self.timezone):
+            return None
+        return DagRunInfo(run_after=self.run_after_for(interval), data_interval=interval)
