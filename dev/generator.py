@@ -369,7 +369,7 @@ def generate(
 
     with psycopg.connect(dsn) as conn:
         conn.execute("TRUNCATE lms.loan, lms.item, lms.patron, lms.manifestation, lms.bokbasen_agency_settings, "
-                     "lms.agency")
+                     "lms.agency CASCADE")  # CASCADE: tables that extend lms (e.g. NB consent) too
         _copy_rows(conn, "lms.agency", ["id", "isil", "name"], agency_rows)
         _copy_rows(conn, "lms.bokbasen_agency_settings",
                    ["agency_id", "enabled", "library_name", "library_type", "postal_code", "municipality", "county"],

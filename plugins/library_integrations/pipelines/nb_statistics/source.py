@@ -1,0 +1,134 @@
+"""The month's statistics from the library system's database: selection and aggregation in SQL.
+
+Every query is a file in ``include/sql/nb_statistics``. The aggregation runs in one
+transaction on temporary tables (``ON COMMIT DROP``), rolled back at the end: the
+connection's role needs ``SELECT`` on ``lms`` and the ``TEMPORARY`` privilege on the
+database, nothing else (PostgreSQL refuses temporary tables in a read-only transaction, so
+the transaction is read-write but writes nothing outside its own temporary tables).
+
+1. ``month_loans``: the month's loans of the included libraries grouped by library,
+   manifestation and borrower category, in the database (one scan of the month);
+2. ``month_isbns``: the distinct catalogued ISBN values of those manifestations, normalised
+   once each in Python (python-stdnum) and copied back (``nb_isbn``);
+3. ``month_titles`` / ``month_rows``: descriptive columns per manifestation, then the file's
+   rows: one per library x ISBN-13 x descriptive columns x category label;
+4. the file's bytes come straight from ``COPY (file_rows) TO STDOUT (FORMAT csv)``, streamed
+   to the staged file block by block (memory stays bounded whatever the month's size).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+
+from library_integrations import SQL_DIR
+from library_integrations.common.isbn import isbn13_map
+from library_integrations.common.sql import SqlFiles
+from library_integrations.pipelines.nb_statistics.config import ALL_CATEGORIES, CategoryMapping, FileFormat
+
+log = logging.getLogger(__name__)
+
+NB_SQL = SqlFiles(SQL_DIR / "nb_statistics")
+
+
+@dataclass(frozen=True)
+class LibraryRow:
+    agency_id: int
+    isil: str
+    name: str
+    delivery_consent: bool | None
+    publication_consent: bool | None
+    decided_at: datetime | None
+
+
+def read_libraries(conn: psycopg.Connection) -> list[LibraryRow]:
+    return [LibraryRow(*row) for row in conn.execute(NB_SQL["libraries"]).fetchall()]
+
+
+def count_loans(conn: psycopg.Connection, start_utc: datetime, end_utc: datetime, agency_ids: list[int]) -> dict[int, int]:
+    """Loans per library in the window, straight from ``lms.loan`` (the check's independent count)."""
+    rows = conn.execute(NB_SQL["count_loans"], {"start_utc": start_utc, "end_utc": end_utc,
+                                                "agency_ids": list(agency_ids)}).fetchall()
+    return {agency_id: n for agency_id, n in rows}
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """The month aggregated in temporary tables of the open transaction on ``conn``."""
+
+    figures: dict[int, tuple[int, int, int, int]]  # agency id -> (loans, without_isbn, rows, loans_with_isbn)
+    unmapped: dict[str, int]
+    distinct_isbn_values: int
+    isbn13_values: int
+
+
+def aggregate(conn: psycopg.Connection, start_utc: datetime, end_utc: datetime, agency_ids: list[int],
+              categories: CategoryMapping, fmt: FileFormat) -> Aggregate:
+    """Run steps 1-3 (see the module doc) in the open transaction; the tables stay until it ends."""
+    codes = sorted(categories.codes)
+    kinds = sorted(categories.kinds)
+    conn.execute(NB_SQL["month_loans"], {
+        "start_utc": start_utc, "end_utc": end_utc, "agency_ids": list(agency_ids),
+        "codes": codes, "code_categories": [categories.codes[c] for c in codes],
+        "kinds": kinds, "kind_categories": [categories.kinds[k] for k in kinds],
+        "adult_age": categories.child_max_age + 1, "too_old": categories.max_plausible_age + 1,
+    })
+    conn.execute("ANALYZE nb_month_loans")
+    raw_values = [row[0] for row in conn.execute(NB_SQL["month_isbns"]).fetchall()]
+    mapping = isbn13_map(raw_values)  # python-stdnum, once per distinct catalogued value
+    conn.execute(NB_SQL["isbn_table"])
+    with conn.cursor() as cur:
+        with cur.copy("COPY nb_isbn (raw, isbn13) FROM STDIN") as copy:
+            for raw, isbn13 in mapping.items():
+                copy.write_row((raw, isbn13))
+    conn.execute(NB_SQL["month_titles"], {
+        "fiction": fmt.fiction["fiction"], "non_fiction": fmt.fiction["non_fiction"],
+        "fiction_unknown": fmt.fiction["unknown"], "children": fmt.audience["children"],
+        "adult": fmt.audience["adult"], "audience_unknown": fmt.audience["unknown"],
+    })
+    conn.execute(NB_SQL["month_rows"], {"category_keys": list(ALL_CATEGORIES),
+                                        "category_labels": [fmt.borrower_category[c] for c in ALL_CATEGORIES]})
+    figures = {agency_id: (loans, without, rows, with_isbn)
+               for agency_id, loans, without, rows, with_isbn in conn.execute(NB_SQL["library_figures"]).fetchall()}
+    unmapped = dict(conn.execute(NB_SQL["unmapped_categories"]).fetchall())
+    return Aggregate(figures=figures, unmapped=unmapped, distinct_isbn_values=len(mapping),
+                     isbn13_values=sum(1 for v in mapping.values() if v))
+
+
+def copy_file_rows(conn: psycopg.Connection, month: str, fmt: FileFormat) -> Iterator[bytes]:
+    """The file's data rows as CSV blocks (RFC 4180: CRLF line ends), sorted, from ``COPY ... TO STDOUT``.
+
+    The text columns hold no line breaks (``month_titles.sql`` and ``file_rows.sql`` turn
+    control characters into spaces), so every ``\\n`` PostgreSQL writes ends a record and
+    becomes ``\\r\\n``.
+    """
+    query = NB_SQL["file_rows"].rstrip().rstrip(";")
+    statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, DELIMITER {}, ENCODING 'UTF8')").format(
+        sql.SQL(query), sql.Literal(fmt.delimiter))  # noqa: S608 - the query is a file, the delimiter a literal
+    with conn.cursor() as cur:
+        with cur.copy(statement, {"month": month}) as copy:
+            for block in copy:
+                yield bytes(block).replace(b"\n", b"\r\n")
+
+
+def write_file(conn: psycopg.Connection, month: str, fmt: FileFormat, path) -> tuple[str, int, int]:
+    """Write header and rows to ``path`` (an ``ObjectStoragePath``); returns ``(sha256, bytes, data rows)``."""
+    digest, size, rows = hashlib.sha256(), 0, 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        header = fmt.header()
+        f.write(header)
+        digest.update(header)
+        size += len(header)
+        for block in copy_file_rows(conn, month, fmt):
+            f.write(block)
+            digest.update(block)
+            size += len(block)
+            rows += block.count(b"\n")
+    return digest.hexdigest(), size, rows
