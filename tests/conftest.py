@@ -37,8 +37,7 @@ os.environ["LOAN_REPORTING_INSTALLATION"] = DEMO_INSTALLATION
 os.environ["LIBRARY_INTEGRATIONS_STAGING_BASE"] = (_AIRFLOW_HOME / "staging").as_uri()
 os.environ["LOAN_REPORTING_TASK_RETRIES"] = "0"
 
-pytest_plugins = ["tests.fixtures.fake_bokbasen", "tests.fixtures.sftp_server", "tests.fixtures.airflow_ui",
-                  "tests.fixtures.bokbasen_export"]
+pytest_plugins = ["tests.fixtures.fake_bokbasen", "tests.fixtures.sftp_server"]
 
 
 def _needs_database(config) -> bool:
