@@ -38,6 +38,7 @@ os.environ["LIBRARY_INTEGRATIONS_STAGING_BASE"] = (_AIRFLOW_HOME / "staging").as
 os.environ["LOAN_REPORTING_TASK_RETRIES"] = "0"
 
 pytest_plugins = ["tests.fixtures.fake_bokbasen", "tests.fixtures.sftp_server"]
+pytest_plugins += ["tests.fixtures.patron_registry"]
 
 
 def _needs_database(config) -> bool:
