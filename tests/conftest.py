@@ -39,6 +39,7 @@ os.environ["LOAN_REPORTING_TASK_RETRIES"] = "0"
 
 pytest_plugins = ["tests.fixtures.fake_bokbasen", "tests.fixtures.sftp_server"]
 pytest_plugins += ["tests.fixtures.patron_registry"]
+pytest_plugins += ["tests.fixtures.bokbasen_export"]
 
 
 def _needs_database(config) -> bool:

@@ -7,6 +7,11 @@ under Bokbasen's name, so a log says which API failed and handlers can catch eit
 ``BokbasenAuthError``           401 after one token refresh, or refused credentials
 ``BokbasenForbidden``           403: no access to the audience (named in the message)
 ``BokbasenConfigError``         the connection or endpoint is unusable
+``BokbasenExportRejected``      Export Service: a 4xx with an error body (``errors``)
+``BokbasenExportParameterError``  a missing or invalid parameter (permanent)
+``BokbasenCursorTooOld``        ``next``/``after`` older than the service's limit
+``BokbasenClockSkewError``      the ``Date`` header refused: the worker's clock is off
+``BokbasenExportPageError``     a 200 page that is not a readable ONIX message
 ==============================  ======================================================
 
 :data:`BOKBASEN_ERRORS` hands these classes to the shared HTTP layer (token requests,
@@ -57,3 +62,33 @@ BOKBASEN_ERRORS = ErrorTypes(
     forbidden=BokbasenForbidden,
     config=BokbasenConfigError,
 )
+
+
+# -- the Export Service (metadata sync) -----------------------------------------------------
+
+
+class BokbasenExportRejected(BokbasenError, RequestRejected):
+    """The Export Service refused the request (4xx with an error body): resending it as is fails again.
+
+    ``errors`` holds the body's ``<error>`` entries as ``(code, message)`` pairs, in order.
+    """
+
+    def __init__(self, message: str, *, errors: list[tuple[str | None, str]] | None = None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.errors = list(errors or [])
+
+
+class BokbasenExportParameterError(BokbasenExportRejected):
+    """A missing or invalid request parameter (``subscription``, ``next``/``after``, ``pagesize``)."""
+
+
+class BokbasenCursorTooOld(BokbasenExportParameterError):
+    """The ``next`` cursor or ``after`` time is older than the service accepts (180 days today)."""
+
+
+class BokbasenClockSkewError(BokbasenExportRejected):
+    """The request's ``Date`` header was refused: the worker's clock is off (or the header malformed)."""
+
+
+class BokbasenExportPageError(BokbasenError):
+    """A page the Export Service answered with 200 is not a readable ONIX message."""

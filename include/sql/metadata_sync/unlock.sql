@@ -1,0 +1,1 @@
+SELECT pg_advisory_unlock(hashtextextended('bokbasen_metadata_sync:' || %(name)s, 0))
