@@ -1,5 +1,6 @@
-"""One synthetic library system for the NB statistics tests: March 2026 (the spring DST switch)
-with a day on each side, the NB additions, and a few deliberate cases (see ``nb_library``)."""
+"""One synthetic library system for the NB statistics tests (integration and DAG): March 2026 (the
+spring DST switch) with a day on each side, the NB additions, and a few deliberate cases (see
+:func:`make_library`); and the independent expectation the tests compare the file with."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import psycopg
-import pytest
 from stdnum import isbn as stdnum_isbn
 
 from dev import generator, generator_nb
@@ -27,8 +27,7 @@ class NbLibrary:
     malformed_isil_agency: int
 
 
-@pytest.fixture(scope="module")
-def nb_library(lms_dsn) -> NbLibrary:
+def make_library(lms_dsn: str) -> NbLibrary:
     # 28 Feb .. 1 Apr: every day has loans within a second of its midnights (dev.generator).
     generator.generate(lms_dsn, seed=5, agencies=10, days=33, loans_per_day=240, start_date=MONTH - timedelta(days=1))
     generator_nb.fill(lms_dsn, seed=5)

@@ -19,7 +19,7 @@ from airflow.sdk import ObjectStoragePath
 
 from library_integrations.pipelines.nb_statistics import fileformat, steps
 from library_integrations.pipelines.nb_statistics.config import load_categories, load_file_format
-from tests.integration.nb_statistics.conftest import MERGED_ISBN, MONTH, SYSTEM, expected_month
+from tests.integration.nb_statistics.library import MERGED_ISBN, MONTH, SYSTEM, expected_month
 
 FMT = load_file_format()
 
