@@ -39,8 +39,13 @@ ui: install
 generate: install
 	$(BIN)/python -m dev generate $(GENERATE_ARGS)
 
-bench: install
+bench: install bench-nb
 	$(BIN)/python -m dev.bench $(BENCH_ARGS)
+
+# NB monthly statistics at scale: a month of 10 million loans over 300 libraries (dev/bench_nb.py).
+.PHONY: bench-nb
+bench-nb: install
+	$(BIN)/python -m dev.bench_nb $(BENCH_NB_ARGS)
 
 # Rebuild the reference snapshot in include/reference from Bring's and SSB's registers (needs
 # network, or REFRESH_ARGS="--from-dir DIR"); see include/reference/README.md.
