@@ -4,6 +4,12 @@ The loans query (``include/sql/extract/loans.sql``) runs inside ``COPY (...) TO 
 as CSV; pyarrow's streaming CSV reader parses it in C++ while the rows arrive, and every
 ``chunk_rows`` rows are written as one Parquet part under the staging directory. At most
 one chunk of raw rows is held in memory. The staged rows carry no patron identifiers.
+
+Loans that cannot be reported are never dropped silently: agencies that lent something on
+the day but have no Bokbasen settings row are named in a warning with their loan count
+(``unconfigured_agencies``), and the loans query reads every loan of the enabled
+agencies even when the library system lacks the item, manifestation or patron row it
+refers to (see ``include/sql/extract/loans.sql``).
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ class ExtractManifest:
     agency_ids: list[int]
     parts: list[str] = field(default_factory=list)
     rows: int = 0
+    unconfigured: list[dict] = field(default_factory=list)  # UnconfiguredAgency as dicts
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,6 +74,40 @@ def read_agencies(conn: psycopg.Connection) -> list[AgencySettings]:
     with conn.cursor() as cur:
         cur.execute(EXTRACT_SQL["agencies"])
         return [AgencySettings(*row) for row in cur.fetchall()]
+
+
+@dataclass(frozen=True)
+class UnconfiguredAgency:
+    """An agency that lent something in the window but has no Bokbasen settings row."""
+
+    agency_id: int
+    isil: str | None  # None when the loans name an agency that lms.agency does not have
+    agency_name: str | None
+    loans: int
+
+
+def unconfigured_agencies(
+    conn: psycopg.Connection, start_utc: datetime, end_utc: datetime
+) -> list[UnconfiguredAgency]:
+    """Agencies with loans in ``[start_utc, end_utc)`` and no Bokbasen settings: not reported.
+
+    Each is logged as a warning naming its id, ISIL and loan count, so that loans of an
+    agency nobody configured do not disappear without a word. (An agency that should not
+    report gets a settings row with ``enabled = false``: it is then listed as disabled.)
+    """
+    with conn.cursor() as cur:
+        cur.execute(EXTRACT_SQL["unconfigured_agencies"], {"start_utc": start_utc, "end_utc": end_utc})
+        found = [UnconfiguredAgency(*row) for row in cur.fetchall()]
+    for agency in found:
+        log.warning(
+            "agency %s (%s): %s loan(s) in the window not reported: the agency has no Bokbasen settings "
+            "(no row in lms.bokbasen_agency_settings%s); add one, enabled or not",
+            agency.agency_id,
+            agency.isil or "no ISIL",
+            f"{agency.loans:,}",
+            "" if agency.isil is not None else ", and no row in lms.agency either",
+        )
+    return found
 
 
 class _CopyReader(io.RawIOBase):
@@ -175,6 +216,7 @@ def stage_loans(
         end_utc=end_utc.isoformat(),
         agency_ids=list(agency_ids),
     )
+    manifest.unconfigured = [asdict(a) for a in unconfigured_agencies(conn, start_utc, end_utc)]
     if not agency_ids:
         return manifest
     for i, chunk in enumerate(stream_loans(conn, start_utc, end_utc, agency_ids, chunk_rows=chunk_rows)):

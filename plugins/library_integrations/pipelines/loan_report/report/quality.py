@@ -12,7 +12,9 @@ Reason codes (stable strings: dashboards and the ledger may key on them):
 ``outside_report_day``     loaned outside the Oslo calendar day being reported
                            (defensive; the extract only selects that day)
 ``unknown_material_type``  material type code not in ``include/config/material_formats.toml``
-                           (or null/blank); named with counts in ``unknown_material_types``
+                           (or null/blank: a manifestation without material type); named
+                           with counts in ``unknown_material_types`` and a few loan ids
+                           each in ``unknown_material_type_loans``
 ``excluded_material_type`` material type mapped to ``EXCLUDED`` (DVD, games, ...)
 ``missing_ean``            no ISBN/ISMN/ISSN/EAN catalogued (null or blank)
 ``invalid_ean``            catalogued value is not a valid book EAN (bad check digit,
@@ -63,6 +65,9 @@ EXCLUSION_REASONS: tuple[str, ...] = (
 # (``common.reference_data``) and re-exported here; one more for an agency that failed first.
 LOCATION_NOT_CHECKED = "not_checked"  # the agency failed before its location was looked at
 
+#: How many loan ids the summary names per unknown material type code (the smallest ones).
+SAMPLE_LOAN_IDS = 5
+
 
 @dataclass
 class QualitySummary:
@@ -71,6 +76,8 @@ class QualitySummary:
     ``excluded`` maps reason code -> count and lists only reasons that occurred.
     ``unknown_material_types`` maps the (trimmed, upper-cased) unknown material type code
     -> count; a null or blank code is listed as ``"(missing)"``.
+    ``unknown_material_type_loans`` names the rows behind each such code: its smallest
+    ``SAMPLE_LOAN_IDS`` loan ids, ascending (the same whatever order the rows came in).
     """
 
     agency_id: int
@@ -80,9 +87,12 @@ class QualitySummary:
     reported: int = 0
     excluded: dict[str, int] = field(default_factory=dict)
     unknown_material_types: dict[str, int] = field(default_factory=dict)
+    unknown_material_type_loans: dict[str, list[int]] = field(default_factory=dict)
     location: str = LOCATION_NOT_CHECKED
     location_warning: str | None = None
     error: str | None = None
+    enriched: int = 0  # loans whose title, authors or language came from Bokbasen's metadata
+    enriched_fields: dict[str, int] = field(default_factory=dict)  # loans per field filled
 
     @property
     def excluded_total(self) -> int:
@@ -96,6 +106,26 @@ class QualitySummary:
     def add_excluded(self, reason: str, count: int) -> None:
         if count:
             self.excluded[reason] = self.excluded.get(reason, 0) + int(count)
+
+    def add_unknown_material_type(self, code: str, count: int, loan_ids: list[int]) -> None:
+        """Count ``count`` more rows of unknown material type ``code``; remember the smallest ids."""
+        self.unknown_material_types[code] = self.unknown_material_types.get(code, 0) + int(count)
+        known = self.unknown_material_type_loans.get(code, [])
+        self.unknown_material_type_loans[code] = sorted({*known, *map(int, loan_ids)})[:SAMPLE_LOAN_IDS]
+
+    def unknown_material_types_text(self) -> str:
+        """``VINYL=1 (loan 5), (missing)=2 (loans 17, 18)``: each unknown code, its count and loan ids."""
+        parts = []
+        for code, count in sorted(self.unknown_material_types.items()):
+            ids = self.unknown_material_type_loans.get(code) or []
+            shown = ", ".join(map(str, ids)) + (", ..." if count > len(ids) else "")
+            parts.append(f"{code}={count}" + (f" (loan{'s' if count > 1 else ''} {shown})" if ids else ""))
+        return ", ".join(parts)
+
+    def enriched_text(self) -> str:
+        """``12 loan(s) enriched from Bokbasen metadata (title 2, authors 9, language 4)``."""
+        fields = ", ".join(f"{k} {v}" for k, v in self.enriched_fields.items() if v)
+        return f"{self.enriched} loan(s) enriched from Bokbasen metadata ({fields or 'nothing'})"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict with sorted, deterministic keys in the nested maps."""
@@ -111,9 +141,14 @@ class QualitySummary:
             },
             "excluded_total": self.excluded_total,
             "unknown_material_types": dict(sorted(self.unknown_material_types.items())),
+            "unknown_material_type_loans": {
+                k: list(v) for k, v in sorted(self.unknown_material_type_loans.items())
+            },
             "location": self.location,
             "location_warning": self.location_warning,
             "error": self.error,
+            "enriched": self.enriched,
+            "enriched_fields": dict(self.enriched_fields),
         }
 
     def one_line(self) -> str:
@@ -125,8 +160,9 @@ class QualitySummary:
         else:
             parts.append("excluded 0")
         if self.unknown_material_types:
-            codes = ", ".join(f"{k}={v}" for k, v in sorted(self.unknown_material_types.items()))
-            parts.append(f"unknown material types: {codes}")
+            parts.append(f"unknown material types: {self.unknown_material_types_text()}")
+        if self.enriched:
+            parts.append(self.enriched_text())
         parts.append(f"location {self.location}")
         if self.location_warning:
             parts.append(f"({self.location_warning})")
@@ -161,10 +197,11 @@ def format_quality_table(summaries: list[QualitySummary]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     for s in summaries:
         if s.unknown_material_types:
-            codes = ", ".join(f"{k}={v}" for k, v in sorted(s.unknown_material_types.items()))
-            lines.append(f"agency {s.agency_id}: unknown material types: {codes}")
+            lines.append(f"agency {s.agency_id}: unknown material types: {s.unknown_material_types_text()}")
         if s.location_warning:
             lines.append(f"agency {s.agency_id}: location omitted: {s.location_warning}")
+        if s.enriched:
+            lines.append(f"agency {s.agency_id}: {s.enriched_text()}")
         if s.error:
             lines.append(f"agency {s.agency_id}: FAILED: {s.error}")
     return "\n".join(lines)
