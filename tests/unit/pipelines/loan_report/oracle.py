@@ -23,6 +23,7 @@ from library_integrations.pipelines.loan_report.report.formats import (
     normalise_code,
 )
 from library_integrations.pipelines.loan_report.report.library import AgencyConfigError, library_identity
+from library_integrations.pipelines.loan_report.report.quality import SAMPLE_LOAN_IDS
 from library_integrations.pipelines.loan_report.report.transaction_id import transaction_id
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{3}$")
@@ -35,6 +36,7 @@ class OracleResult:
     read: int = 0
     excluded: dict[str, int] = field(default_factory=dict)
     unknown_material_types: dict[str, int] = field(default_factory=dict)
+    unknown_material_type_loans: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def reported(self) -> int:
@@ -121,6 +123,8 @@ def oracle(
             code = row.get("material_type_code")
             key = normalise_code(code) if code is not None and code.strip() else "(missing)"
             result.unknown_material_types[key] = result.unknown_material_types.get(key, 0) + 1
+            ids = sorted({*result.unknown_material_type_loans.get(key, []), row["loan_id"]})
+            result.unknown_material_type_loans[key] = ids[:SAMPLE_LOAN_IDS]
             continue
         if fmt == EXCLUDED:
             _exclude(result, "excluded_material_type")

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from library_integrations.common.oslo_time import oslo_day_window
@@ -89,7 +89,6 @@ def context(reference_dir):
     return load_material_formats(), load_reference_tsv(reference_dir)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     agencies=st.lists(agency_settings, max_size=4, unique_by=lambda a: a.agency_id),
     loan_rows=st.lists(rows, max_size=25),
