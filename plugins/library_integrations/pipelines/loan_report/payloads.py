@@ -44,6 +44,7 @@ class AgencyReport(XComPayload):
     error: str | None = None
     report_path: str | None = None
     sha256: str | None = None
+    enriched: int = 0  # loans whose title, authors or language came from Bokbasen's metadata
 
 
 @dataclass(frozen=True)

@@ -85,8 +85,11 @@ def run_extract(conn, report_date: date, target_dir, *, chunk_rows: int) -> Extr
     )
 
 
-def run_transform(manifest: ExtractResult, target_dir, config) -> list[AgencyReport]:
+def run_transform(manifest: ExtractResult, target_dir, config, *, metadata=None) -> list[AgencyReport]:
     """Build every agency's report from the staged parts; stage the report files.
+
+    ``metadata``: a lookup of Bokbasen's metadata by EAN (``state.metadata.MetadataLookup``)
+    to fill missing titles, authors and languages; None leaves the catalogue's values alone.
 
     Returns one small manifest per agency (the load task is mapped over them). An agency
     whose settings are unusable comes back with ``error`` set and no report.
@@ -104,6 +107,7 @@ def run_transform(manifest: ExtractResult, target_dir, config) -> list[AgencyRep
         manifest.agencies,
         reference=load_reference_data(config.reference_data),
         installation_namespace=config.require_installation(),
+        metadata=metadata,
     )
     for chunk in extract.read_staged_parts(manifest.parts):
         builder.add_chunk(chunk)
@@ -139,8 +143,14 @@ def run_transform(manifest: ExtractResult, target_dir, config) -> list[AgencyRep
             error=result.error,
             report_path=report_path,
             sha256=sha256,
+            enriched=q.enriched,
         ))
     log.info("Data quality per agency:\n%s", format_quality_table(summaries))
+    if builder.enrichment is not None:
+        enriched = sum(q.enriched for q in summaries)
+        fields = {name: sum(q.enriched_fields.get(name, 0) for q in summaries) for name in ("title", "authors", "language")}
+        log.info("Bokbasen metadata: %s; %s loan(s) enriched (%s)", builder.enrichment.describe(), f"{enriched:,}",
+                 ", ".join(f"{k} {v:,}" for k, v in fields.items()))
     if unknown:
         log.warning("Unknown material type codes (excluded; add them to include/config/material_formats.toml): %s",
                     ", ".join(f"{code} x{n}" for code, n in sorted(unknown.items(), key=lambda kv: -kv[1])))

@@ -79,15 +79,33 @@ def transform(manifest: dict, context, config: Settings) -> list[dict]:
     from airflow.sdk.exceptions import AirflowFailException
 
     extracted = ExtractResult.from_xcom(manifest)
+    metadata = _metadata_lookup()
     try:
-        reports = steps.run_transform(extracted, _run_dir(context, config, extracted.report_date), config)
+        reports = steps.run_transform(extracted, _run_dir(context, config, extracted.report_date), config,
+                                      metadata=metadata)
     except MissingSettingError as exc:
         _record_failure(context, exc)
         raise AirflowFailException(str(exc)) from None
     except Exception as exc:
         _record_failure(context, exc)
         raise
+    finally:
+        if metadata is not None:
+            metadata.close()
     return [report.to_xcom() for report in reports]
+
+
+def _metadata_lookup():
+    """Bokbasen's metadata kept by the metadata sync in the pipeline state, or None without that database."""
+    from library_integrations.state.connection import dsn_from_connection
+    from library_integrations.state.metadata import MetadataLookup
+
+    try:
+        return MetadataLookup(dsn_from_connection(STATE_CONN_ID))
+    except Exception as exc:
+        log.warning("No usable connection %r (%s): loans are not enriched from Bokbasen's metadata",
+                    STATE_CONN_ID, type(exc).__name__)
+        return None
 
 
 def load(agency: dict, context) -> dict:
