@@ -29,6 +29,11 @@ omitted when none are left), ``format``, ``language`` (trimmed, lower-cased, sen
 when it is three ASCII letters like an ISO 639-2 code, else omitted) and the ``borrower``
 block (``borrower``).
 
+**Bokbasen's metadata** (optional ``metadata`` lookup, see ``enrichment``): a reportable
+loan's title, authors or language that would be omitted (null, blank, unusable) is filled
+from Bokbasen's record of its EAN, looked up once per distinct EAN; the catalogue's own
+usable values always win. The summary counts the loans enriched (``QualitySummary.enriched``).
+
 **How it scales**: rows are processed as Arrow vectors a chunk at a time; each distinct
 ISBN is validated once per day (``ean.EanCache`` spans chunks); low-cardinality columns
 (material type, patron kind, gender, language) are normalised on their distinct values;
@@ -66,6 +71,11 @@ from library_integrations.common.reference_data import (
 from library_integrations.library_system.contracts import LOAN_ROW_SCHEMA, AgencySettings
 from library_integrations.pipelines.loan_report.report import borrower as borrower_rules
 from library_integrations.pipelines.loan_report.report.ean import EanCache, normalise_eans
+from library_integrations.pipelines.loan_report.report.enrichment import (
+    Enrichment,
+    MetadataLookup,
+    count_fields,
+)
 from library_integrations.pipelines.loan_report.report.formats import (
     BOKBASEN_FORMATS,
     FORMAT_EXCLUDED,
@@ -110,7 +120,9 @@ log = logging.getLogger(__name__)
 _REASON_CODE = {reason: i + 1 for i, reason in enumerate(EXCLUSION_REASONS)}  # 0 = reported
 _N_CODES = len(EXCLUSION_REASONS) + 1
 _REQUIRED_COLUMNS = ("loan_id", "agency_id", "loaned_at")
-_KEPT_SCHEMA = pa.schema([("loan_id", pa.int64()), ("ts_us", pa.int64()), ("json", pa.string())])
+_KEPT_SCHEMA = pa.schema(
+    [("loan_id", pa.int64()), ("ts_us", pa.int64()), ("json", pa.string()), ("enriched", pa.int8())]
+)
 _MISSING_CODE = "(missing)"
 _US = timedelta(microseconds=1)
 # The row schema with every column nullable: the builder checks nulls itself, defensively.
@@ -198,6 +210,7 @@ class ReportBuilder:
         formats: MaterialFormats | None = None,
         reference: ReferenceData | None = None,
         installation_namespace: str,
+        metadata: MetadataLookup | None = None,
     ) -> None:
         if isinstance(report_date, datetime):
             report_date = report_date.date()
@@ -216,6 +229,7 @@ class ReportBuilder:
         self._start_us = (start - epoch) // _US
         self._end_us = (end - epoch) // _US
         self._ean_cache = EanCache()
+        self.enrichment = Enrichment(metadata, _language_codes) if metadata is not None else None
         self._finished = False
         self.rows_seen = 0
         self.rows_ignored = 0  # rows of agencies not being reported
@@ -311,11 +325,16 @@ class ReportBuilder:
         take = pa.array(index[order])
         rows = table.take(take)
         row_agency = agency_np[index[order]]
+        row_eans = eans.take(take)
+        enriched = np.zeros(rows.num_rows, dtype=np.int8)
+        if self.enrichment is not None:  # what the catalogue lacks, from Bokbasen's metadata
+            rows, enriched = self.enrichment.fill(rows, row_eans)
         kept = pa.table(
             {
                 "loan_id": pa.array(ids[order], pa.int64()),
                 "ts_us": pa.array(ts[order], pa.int64()),
-                "json": self._render_loans(rows, eans.take(take), fmt.take(take)),
+                "json": self._render_loans(rows, row_eans, fmt.take(take)),
+                "enriched": pa.array(enriched, pa.int8()),
             },
             schema=_KEPT_SCHEMA,
         )
@@ -490,6 +509,9 @@ class ReportBuilder:
             if duplicates:
                 summary.reported -= duplicates
                 summary.add_excluded(DUPLICATE_LOAN, duplicates)
+            summary.enriched, summary.enriched_fields = count_fields(
+                np.concatenate([c.to_numpy(zero_copy_only=False) for c in kept.column("enriched").chunks])
+            )
         payload = self._payload(agency.identity, _concatenated(kept.column("json")))
         return AgencyResult(
             agency_id=settings.agency_id,

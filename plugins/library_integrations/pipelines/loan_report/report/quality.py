@@ -91,6 +91,8 @@ class QualitySummary:
     location: str = LOCATION_NOT_CHECKED
     location_warning: str | None = None
     error: str | None = None
+    enriched: int = 0  # loans whose title, authors or language came from Bokbasen's metadata
+    enriched_fields: dict[str, int] = field(default_factory=dict)  # loans per field filled
 
     @property
     def excluded_total(self) -> int:
@@ -120,6 +122,11 @@ class QualitySummary:
             parts.append(f"{code}={count}" + (f" (loan{'s' if count > 1 else ''} {shown})" if ids else ""))
         return ", ".join(parts)
 
+    def enriched_text(self) -> str:
+        """``12 loan(s) enriched from Bokbasen metadata (title 2, authors 9, language 4)``."""
+        fields = ", ".join(f"{k} {v}" for k, v in self.enriched_fields.items() if v)
+        return f"{self.enriched} loan(s) enriched from Bokbasen metadata ({fields or 'nothing'})"
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict with sorted, deterministic keys in the nested maps."""
         order = {reason: i for i, reason in enumerate(EXCLUSION_REASONS)}
@@ -140,6 +147,8 @@ class QualitySummary:
             "location": self.location,
             "location_warning": self.location_warning,
             "error": self.error,
+            "enriched": self.enriched,
+            "enriched_fields": dict(self.enriched_fields),
         }
 
     def one_line(self) -> str:
@@ -152,6 +161,8 @@ class QualitySummary:
             parts.append("excluded 0")
         if self.unknown_material_types:
             parts.append(f"unknown material types: {self.unknown_material_types_text()}")
+        if self.enriched:
+            parts.append(self.enriched_text())
         parts.append(f"location {self.location}")
         if self.location_warning:
             parts.append(f"({self.location_warning})")
@@ -189,6 +200,8 @@ def format_quality_table(summaries: list[QualitySummary]) -> str:
             lines.append(f"agency {s.agency_id}: unknown material types: {s.unknown_material_types_text()}")
         if s.location_warning:
             lines.append(f"agency {s.agency_id}: location omitted: {s.location_warning}")
+        if s.enriched:
+            lines.append(f"agency {s.agency_id}: {s.enriched_text()}")
         if s.error:
             lines.append(f"agency {s.agency_id}: FAILED: {s.error}")
     return "\n".join(lines)
