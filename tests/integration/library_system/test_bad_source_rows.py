@@ -17,7 +17,8 @@ keys and NOT NULL constraints are dropped first, as in a system without them):
 * an enabled agency with unusable settings: fails alone; a disabled one: not read.
 
 The steps run as the DAG runs them (extract, transform, one load per agency, summary),
-against the fake Bokbasen over HTTP and the session's ledger.
+against the fake Bokbasen over HTTP and the session's ledger. A retried extract (the
+task's Airflow retry) stages the same rows again, never mixed with the first attempt's.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from airflow.sdk import ObjectStoragePath
 
@@ -188,3 +191,17 @@ def test_an_agency_with_unusable_settings_fails_alone(night):
     summary = night["summary"]
     assert len(summary.failed) == 1 and summary.failed[0].startswith("NO-2000005")
     assert night["reports"][5].excluded == {"agency_config_error": 1}
+
+
+def test_a_retried_extract_replaces_the_parts_of_the_earlier_attempt(bad_lms, tmp_path):
+    target = ObjectStoragePath(tmp_path.as_uri())
+    with psycopg.connect(bad_lms) as conn:
+        first = steps.run_extract(conn, DAY, target, chunk_rows=2)  # the attempt that failed later
+        first_ids = sorted(pa.concat_tables(pq.read_table(p) for p in first.parts).column("loan_id").to_pylist())
+        again = steps.run_extract(conn, DAY, target, chunk_rows=4)  # its retry, chunked differently
+    staged = sorted(p.name for p in (tmp_path / "extract").iterdir())
+    assert len(first.parts) > len(again.parts)
+    assert staged == sorted(p.rsplit("/", 1)[-1] for p in again.parts)  # the first attempt's extra parts are gone
+    rows = pa.concat_tables(pq.read_table(part) for part in again.parts)
+    assert sorted(rows.column("loan_id").to_pylist()) == first_ids
+    assert again.rows == first.rows == rows.num_rows
