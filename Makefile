@@ -39,13 +39,18 @@ ui: install
 generate: install
 	$(BIN)/python -m dev generate $(GENERATE_ARGS)
 
-bench: install bench-nb
+bench: install bench-nb bench-onix
 	$(BIN)/python -m dev.bench $(BENCH_ARGS)
 
 # NB monthly statistics at scale: a month of 10 million loans over 300 libraries (dev/bench_nb.py).
 .PHONY: bench-nb
 bench-nb: install
 	$(BIN)/python -m dev.bench_nb $(BENCH_NB_ARGS)
+
+# ONIX parse + upsert throughput of the metadata sync against iterparse alone, and its memory (dev/bench_onix.py).
+.PHONY: bench-onix
+bench-onix: install
+	$(BIN)/python -m dev.bench_onix $(BENCH_ONIX_ARGS)
 
 # Rebuild the reference snapshot in include/reference from Bring's and SSB's registers (needs
 # network, or REFRESH_ARGS="--from-dir DIR"); see include/reference/README.md.

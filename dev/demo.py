@@ -72,6 +72,7 @@ def run(
     from dev.dag_runs import load_dag
     from library_integrations.state.ledger import Ledger
 
+    __import__("dev.demo_metadata", fromlist=["run"]).run(dsn, verbose=verbose)  # Bokbasen metadata: reports enriched
     dag = load_dag("bokbasen_loan_report")
     ledger = Ledger(embedded_db.ensure_database(STATE_DB))
     token_requests = {}

@@ -12,11 +12,11 @@ SELECT t.ean, t.record_reference, t.notification_type, t.deleted, t.title, t.sub
        t.product_form, t.format, t.publication_date, t.publication_date_format, t.publication_year,
        t.publisher, t.audience, CASE WHEN t.deleted THEN now() END
 FROM unnest(
-    %(ean)s::text[], %(record_reference)s::text[], %(notification_type)s::text[], %(deleted)s::boolean[],
-    %(title)s::text[], %(subtitle)s::text[], %(authors)s::text[], %(contributors)s::text[],
-    %(language)s::text[], %(product_form)s::text[], %(format)s::text[], %(publication_date)s::text[],
-    %(publication_date_format)s::text[], %(publication_year)s::integer[], %(publisher)s::text[],
-    %(audience)s::text[]
+    %(ean)b::text[], %(record_reference)b::text[], %(notification_type)b::text[], %(deleted)b::boolean[],
+    %(title)b::text[], %(subtitle)b::text[], %(authors)b::text[], %(contributors)b::text[],
+    %(language)b::text[], %(product_form)b::text[], %(format)b::text[], %(publication_date)b::text[],
+    %(publication_date_format)b::text[], %(publication_year)b::integer[], %(publisher)b::text[],
+    %(audience)b::text[]
 ) AS t(ean, record_reference, notification_type, deleted, title, subtitle, authors, contributors, language,
        product_form, format, publication_date, publication_date_format, publication_year, publisher, audience)
 ON CONFLICT (ean) DO UPDATE SET

@@ -101,42 +101,57 @@ def _contributors_json(product: Product) -> str:
     ).decode()
 
 
+def _row(p: Product) -> dict[str, Any]:
+    return {
+        "ean": p.ean,
+        "record_reference": p.record_reference,
+        "notification_type": p.notification_type,
+        "deleted": bool(p.deleted),
+        "title": p.title,
+        "subtitle": p.subtitle,
+        "authors": orjson.dumps(list(p.authors)).decode(),
+        "contributors": _contributors_json(p),
+        "language": p.language,
+        "product_form": p.product_form,
+        "format": p.format,
+        "publication_date": p.publication_date,
+        "publication_date_format": p.publication_date_format,
+        "publication_year": p.publication_year,
+        "publisher": p.publisher,
+        "audience": p.audience,
+    }
+
+
+_IDENTITY = ("ean", "record_reference", "notification_type", "deleted")
+_EMPTY = (None, "[]")
+
+
 def upsert_products(conn: psycopg.Connection, products: Iterable[Product]) -> UpsertCounts:
     """Upsert one page of products by EAN in the caller's transaction; count what happened.
 
-    Within the page, the last occurrence of an EAN wins (the feed is in change order).
+    Within the page, the last occurrence of an EAN wins (the feed is in change order); a
+    delete that follows an update of the same EAN keeps that update's values, as a delete
+    arriving in a later page keeps the stored ones.
     """
-    latest: dict[str, Product] = {}
+    latest: dict[str, dict[str, Any]] = {}
     superseded = 0
     for product in products:
-        if product.ean in latest:
+        row = _row(product)
+        earlier = latest.pop(row["ean"], None)  # re-inserted below: keeps the page's change order
+        if earlier is not None:
             superseded += 1
-            del latest[product.ean]  # re-insert: keeps the page's change order
-        latest[product.ean] = product
+            if row["deleted"]:
+                for key, value in row.items():
+                    if key not in _IDENTITY and value in _EMPTY:
+                        row[key] = earlier[key]
+        latest[row["ean"]] = row
     counts = UpsertCounts(superseded=superseded)
     if not latest:
         return counts
-    columns: dict[str, list[Any]] = {name: [] for name in _COLUMNS}
-    for p in latest.values():
-        columns["ean"].append(p.ean)
-        columns["record_reference"].append(p.record_reference)
-        columns["notification_type"].append(p.notification_type)
-        columns["deleted"].append(bool(p.deleted))
-        columns["title"].append(p.title)
-        columns["subtitle"].append(p.subtitle)
-        columns["authors"].append(orjson.dumps(list(p.authors)).decode())
-        columns["contributors"].append(_contributors_json(p))
-        columns["language"].append(p.language)
-        columns["product_form"].append(p.product_form)
-        columns["format"].append(p.format)
-        columns["publication_date"].append(p.publication_date)
-        columns["publication_date_format"].append(p.publication_date_format)
-        columns["publication_year"].append(p.publication_year)
-        columns["publisher"].append(p.publisher)
-        columns["audience"].append(p.audience)
+    columns: dict[str, list[Any]] = {name: [row[name] for row in latest.values()] for name in _COLUMNS}
     inserted = dict(conn.execute(METADATA_SQL["upsert_products"], columns).fetchall())
-    for ean, product in latest.items():
-        if product.deleted:
+    for ean, row in latest.items():
+        if row["deleted"]:
             counts.deleted += 1
         elif inserted.get(ean):
             counts.new += 1

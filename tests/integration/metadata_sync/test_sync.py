@@ -185,3 +185,25 @@ def test_a_cursor_moved_by_another_run_rolls_the_page_back(fresh_fake_export, ex
     page_1 = {e.product.ean for e in fake.events()[:size] if e.product.malformed is None}
     assert len(fake.requests()) == 2 and set(stored(dsn)) == page_1  # page 2 rolled back with its cursor
     assert stored_cursor(dsn).value == "moved-elsewhere"
+
+
+def test_deletes_keep_what_was_known_and_an_update_revives(metadata_state_dsn):
+    from library_integrations.clients.bokbasen.onix import Contributor, OnixProduct
+
+    ean = "9788203364181"
+    sult = OnixProduct("r1", "03", ean, title="Sult", contributors=(Contributor(1, ("A01",), "Hamsun, Knut"),),
+                       language="nob", product_form="BC", format="PAPER", publication_date="1890",
+                       publication_date_format="05", publication_year=1890)
+    query = ("SELECT deleted, deleted_at IS NOT NULL, title, authors, language, format, publication_year "
+             "FROM pipeline_state.bokbasen_metadata WHERE ean = %s")
+    with psycopg.connect(metadata_state_dsn, autocommit=True) as conn:
+        with conn.transaction():  # an update and its delete in the same page
+            counts = metadata.upsert_products(conn, [sult, OnixProduct("r1", "05", ean)])
+        assert (counts.new, counts.updated, counts.deleted, counts.superseded) == (0, 0, 1, 1)
+        assert conn.execute(query, (ean,)).fetchone() == (True, True, "Sult", ["Hamsun, Knut"], "nob", "PAPER", 1890)
+        assert metadata.lookup(conn, [ean]) == {}  # the other pipelines do not use deleted records
+        with conn.transaction():
+            counts = metadata.upsert_products(conn, [OnixProduct("r1", "03", ean, title="Sult (ny utgave)")])
+        assert (counts.new, counts.updated) == (0, 1)
+        assert conn.execute(query, (ean,)).fetchone() == (False, False, "Sult (ny utgave)", [], None, None, None)
+        assert metadata.lookup(conn, [ean])[ean].title == "Sult (ny utgave)"
