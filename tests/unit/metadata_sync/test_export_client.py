@@ -198,3 +198,12 @@ def test_connection_settings(monkeypatch, fresh_fake_export):
     monkeypatch.setenv("AIRFLOW_CONN_BOKBASEN_EXPORT", json.dumps(conn))
     with pytest.raises(BokbasenConfigError, match="pagesize must be a whole number"):
         BokbasenExportHook(state_conn_id=None).config  # noqa: B018
+
+
+def test_a_slow_answer_times_out_and_is_fetched_again(fresh_fake_export, export_hook_factory):
+    fake = fresh_fake_export
+    fake.add_faults("slow 1.5 skip=1")
+    hook = export_hook_factory(pagesize=pagesize_for(fake), read_timeout=0.5)
+    pages, items = read_all(hook, after=recent_after())
+    assert len(pages) == PAGES and pages[1].attempts == 2 and len(items) == len(fake.events())
+    assert [r.fault for r in fake.requests()][:2] == [None, "slow"]
