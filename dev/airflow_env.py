@@ -118,6 +118,7 @@ def airflow_environment(
         f"AIRFLOW_CONN_{BOKBASEN_CONN_ID.upper()}": bokbasen_connection_json(fake_url),
         "AIRFLOW_CONN_BOKBASEN_EXPORT": __import__("dev.demo_metadata", fromlist=["connection_json"]).connection_json(),
         **__import__("dev.demo_nb", fromlist=["airflow_env"]).airflow_env(),  # NB statistics: SFTP + system name
+        "AIRFLOW_CONN_PATRON_REGISTRY": __import__("dev.demo_registry", fromlist=["connection_json"]).connection_json(),
         "LOAN_REPORTING_INSTALLATION": os.environ.get("LOAN_REPORTING_INSTALLATION") or DEMO_INSTALLATION,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH")])),
     }

@@ -112,7 +112,8 @@ def run(
     print(f"Rerun of {start}: run {getattr(rerun, 'state', '?')}, {rerun_requests} report(s) sent again "
           "(the ledger skips reports already accepted with an identical payload)")
     print(f"Reports received by the fake Bokbasen: {RECEIVED_DIR} (one JSON file per report)")
-    print(f"Submission ledger: database 'library_integrations', schema pipeline_state ({ledger.dsn})")
+    print(f"Submission ledger: database '{STATE_DB}', schema pipeline_state ({ledger.dsn})")
+    __import__("dev.demo_registry", fromlist=["run"]).run(database=database, state_database=STATE_DB, verbose=verbose)
     __import__("dev.demo_nb", fromlist=["run"]).run(database=database, state_database=STATE_DB, verbose=verbose)
     print(f"Demo wall time: {time.perf_counter() - t0:.1f} s")
     return 0 if all(s.endswith("success") for s in states.values()) or failing_agencies else 1

@@ -6,8 +6,9 @@ the text goes anywhere:
 
 * the values the caller knows to be personal (the patron's name, national id, card
   number, e-mail, ...), given as ``known``;
-* any run of 6 or more digits (national ids, phone numbers, card numbers), a national card
-  number (``N`` + 9 digits), an e-mail address and a long hex string (an encrypted PIN),
+* any run of 8 or more digits or digit groups (national ids, phone numbers, card numbers,
+  dates; not a 7-digit library number), a national card number (``N`` + 9 digits), an
+  e-mail address and a long hex string (an encrypted PIN),
 
 with ``***``, and clips the result to :data:`LIMIT` characters.
 
@@ -15,6 +16,8 @@ with ``***``, and clips the result to :data:`LIMIT` characters.
 'Lånenummer *** er i bruk av *** (***)'
 >>> scrub("Ugyldig navn: Nordmann, Kari", "Nordmann, Kari")
 'Ugyldig navn: ***'
+>>> scrub("Biblioteket NO-2030100 (bruker bibsyst-2030100) er ukjent")
+'Biblioteket NO-2030100 (bruker bibsyst-2030100) er ukjent'
 >>> scrub(None) is None
 True
 """
@@ -29,7 +32,7 @@ _PATTERNS = [
     re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),  # e-mail
     re.compile(r"\b[0-9A-Fa-f]{16,}\b"),  # encrypted PIN (hex)
     re.compile(r"\bN\d{9}\b"),  # national card number
-    re.compile(r"\d[\d .-]{4,}\d"),  # 6+ digits, possibly grouped: ids, phones, cards
+    re.compile(r"\d[\d .-]{6,}\d"),  # 8+ digits, possibly grouped: ids, phones, cards, dates (not a library number)
 ]
 
 

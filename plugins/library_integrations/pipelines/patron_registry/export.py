@@ -260,6 +260,8 @@ class LibraryExport:
         if not remote.lnr:
             raise PatronFailed("the registry's record of the patron has no card number; retried next night")
         pins = self._pin_plan(entry, remote.pin)
+        if state["in_doubt"] and remote.pin and not entry.pin:
+            pins.must_change = True  # most likely the default PIN an interrupted run sent
         post = RegistryPatron({**mapping.contact_post(entry, skip_empty=True), **({"pin": pins.send} if pins.send else {})})
         card = remote.lnr if self.library.sync_card_number else None
         if state["in_doubt"] and mapping.already_holds(remote, post):
