@@ -8,7 +8,8 @@ In one run on one machine:
   ``--loans`` loans (default 10,000,000) made **inside the database** with ``INSERT ... SELECT``
   over ``generate_series`` (hash-based, deterministic), not row by row from Python;
 * **baseline**: ``COPY (SELECT agency_id, manifestation_id, count(*) ... GROUP BY 1, 2) TO STDOUT``
-  of the month's loans, discarded: what a plain aggregation by library and manifestation costs;
+  of the month's loans, discarded: what a plain aggregation by library and manifestation costs
+  (with the same ``work_mem``, 256MB, as our step's transaction);
 * **aggregate + file**: our real step (``steps.run_select`` + ``steps.run_aggregate``): the
   category mapping, the ISBN normalisation per distinct value, the grouped rows, the sorted
   CSV written to the staging directory with its sha256;
@@ -108,6 +109,7 @@ def step_baseline() -> dict:
     query = ("SELECT l.agency_id, i.manifestation_id, count(*) FROM lms.loan l JOIN lms.item i ON i.id = l.item_id "
              "WHERE l.loaned_at >= %(start)s AND l.loaned_at < %(end)s GROUP BY 1, 2")
     with psycopg.connect(_dsn()) as conn:
+        conn.execute("SET work_mem = '256MB'")  # as our step's transaction gets (NB_STATISTICS_WORK_MEM)
         t = time.perf_counter()
         rows = 0
         with conn.cursor() as cur:

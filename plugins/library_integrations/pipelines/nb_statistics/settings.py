@@ -16,6 +16,8 @@
 ``NB_STATISTICS_RETRY_DELAY_SECONDS``       first retry delay, doubled each retry (900)
 ``NB_STATISTICS_MAX_ACTIVE_RUNS``           months at once in a catchup/backfill (1)
 ``NB_STATISTICS_CATCHUP``                   deliver every missed month since the start (true)
+``NB_STATISTICS_WORK_MEM``                  PostgreSQL work_mem of the aggregation's transaction
+                                            (256MB: the month's hash aggregate stays in memory)
 ``NB_STATISTICS_FILE_FORMAT``               file-format TOML (default include/config/nb_statistics_file.toml)
 ``NB_STATISTICS_CATEGORIES``                borrower-category TOML (default include/config/nb_borrower_categories.toml)
 ==========================================  ==================================================
@@ -59,6 +61,7 @@ class NbSettings:
     catchup: bool
     file_format_path: str
     categories_path: str
+    work_mem: str = "256MB"
 
     def require_library_system(self) -> str:
         if not self.library_system:
@@ -105,4 +108,5 @@ def load() -> NbSettings:
         catchup=_flag(env("NB_STATISTICS_CATCHUP", "true")),
         file_format_path=env("NB_STATISTICS_FILE_FORMAT", str(config.FILE_FORMAT_PATH)),
         categories_path=env("NB_STATISTICS_CATEGORIES", str(config.CATEGORIES_PATH)),
+        work_mem=env("NB_STATISTICS_WORK_MEM", "256MB"),
     )

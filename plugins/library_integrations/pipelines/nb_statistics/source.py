@@ -6,8 +6,10 @@ connection's role needs ``SELECT`` on ``lms`` and the ``TEMPORARY`` privilege on
 database, nothing else (PostgreSQL refuses temporary tables in a read-only transaction, so
 the transaction is read-write but writes nothing outside its own temporary tables).
 
-1. ``month_loans``: the month's loans of the included libraries grouped by library,
-   manifestation and borrower category, in the database (one scan of the month);
+1. ``patrons`` / ``month_loans``: each patron's category rule once per patron, then the month's
+   loans of the included libraries grouped by library, manifestation and borrower category, in
+   the database (one scan of the month, integer group keys, ``work_mem`` raised for the
+   transaction so the hash aggregate stays in memory);
 2. ``month_isbns``: the distinct catalogued ISBN values of those manifestations, normalised
    once each in Python (python-stdnum) and copied back (``nb_isbn``);
 3. ``month_titles`` / ``month_rows``: descriptive columns per manifestation, then the file's
@@ -35,6 +37,7 @@ from library_integrations.pipelines.nb_statistics.config import ALL_CATEGORIES, 
 log = logging.getLogger(__name__)
 
 NB_SQL = SqlFiles(SQL_DIR / "nb_statistics")
+DEFAULT_WORK_MEM = "256MB"
 
 
 @dataclass(frozen=True)
@@ -69,15 +72,26 @@ class Aggregate:
 
 
 def aggregate(conn: psycopg.Connection, start_utc: datetime, end_utc: datetime, agency_ids: list[int],
-              categories: CategoryMapping, fmt: FileFormat) -> Aggregate:
-    """Run steps 1-3 (see the module doc) in the open transaction; the tables stay until it ends."""
+              categories: CategoryMapping, fmt: FileFormat, *, work_mem: str = DEFAULT_WORK_MEM) -> Aggregate:
+    """Run steps 1-3 (see the module doc) in the open transaction; the tables stay until it ends.
+
+    ``work_mem``: PostgreSQL's memory per sort/hash of this transaction (``SET LOCAL``), so the
+    month's hash aggregate and joins stay in memory instead of spilling to disk.
+    """
+    number = {category: i for i, category in enumerate(ALL_CATEGORIES)}
     codes = sorted(categories.codes)
     kinds = sorted(categories.kinds)
+    conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(work_mem)))
+    conn.execute(NB_SQL["patrons"], {
+        "codes": codes, "code_categories": [number[categories.codes[c]] for c in codes],
+        "kinds": kinds, "kind_categories": [number[categories.kinds[k]] for k in kinds],
+        "library": number["bibliotek"], "unknown": number["ukjent"],
+        "adult_age": categories.child_max_age + 1, "too_old": categories.max_plausible_age + 1,
+    })
+    conn.execute("ANALYZE nb_patron")
     conn.execute(NB_SQL["month_loans"], {
         "start_utc": start_utc, "end_utc": end_utc, "agency_ids": list(agency_ids),
-        "codes": codes, "code_categories": [categories.codes[c] for c in codes],
-        "kinds": kinds, "kind_categories": [categories.kinds[k] for k in kinds],
-        "adult_age": categories.child_max_age + 1, "too_old": categories.max_plausible_age + 1,
+        "unknown": number["ukjent"], "child": number["barn"], "adult": number["voksen"],
     })
     conn.execute("ANALYZE nb_month_loans")
     raw_values = [row[0] for row in conn.execute(NB_SQL["month_isbns"]).fetchall()]
@@ -92,8 +106,7 @@ def aggregate(conn: psycopg.Connection, start_utc: datetime, end_utc: datetime, 
         "fiction_unknown": fmt.fiction["unknown"], "children": fmt.audience["children"],
         "adult": fmt.audience["adult"], "audience_unknown": fmt.audience["unknown"],
     })
-    conn.execute(NB_SQL["month_rows"], {"category_keys": list(ALL_CATEGORIES),
-                                        "category_labels": [fmt.borrower_category[c] for c in ALL_CATEGORIES]})
+    conn.execute(NB_SQL["month_rows"], {"category_labels": [fmt.borrower_category[c] for c in ALL_CATEGORIES]})
     figures = {agency_id: (loans, without, rows, with_isbn)
                for agency_id, loans, without, rows, with_isbn in conn.execute(NB_SQL["library_figures"]).fetchall()}
     unmapped = dict(conn.execute(NB_SQL["unmapped_categories"]).fetchall())

@@ -114,14 +114,14 @@ def run_select(conn, month: date) -> Selection:
 
 # ----------------------------------------------------------------------------- aggregate
 def run_aggregate(conn, selection: Selection, target_dir, fmt: FileFormat, categories: CategoryMapping,
-                  library_system: str) -> StagedStatistics:
+                  library_system: str, *, work_mem: str = source.DEFAULT_WORK_MEM) -> StagedStatistics:
     """Aggregate the month in the database and write the CSV to ``target_dir`` (an ObjectStoragePath)."""
     month = selection.month
     ids = [lib.agency_id for lib in selection.included]
     log.info("Aggregate: %s; %d libraries included, %d excluded", describe_month(month), len(ids),
              len(selection.excluded))
     try:
-        agg = source.aggregate(conn, selection.start_utc, selection.end_utc, ids, categories, fmt)
+        agg = source.aggregate(conn, selection.start_utc, selection.end_utc, ids, categories, fmt, work_mem=work_mem)
         csv_path = target_dir / f"{fmt.file_prefix}_{month:%Y-%m}.csv"
         for old in target_dir.glob("*.csv") if target_dir.exists() else []:
             old.unlink()  # a retried task never leaves a file of an earlier attempt

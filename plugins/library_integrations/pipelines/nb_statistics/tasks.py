@@ -71,7 +71,8 @@ def aggregate(selection: dict, context, config: NbSettings) -> dict:
     target_dir = staging.run_dir(config.staging_base, context["dag"].dag_id, chosen.month, context["run_id"])
     conn = _library_connection()
     try:
-        return steps.run_aggregate(conn, chosen, target_dir, fmt, categories, library_system).to_xcom()
+        return steps.run_aggregate(conn, chosen, target_dir, fmt, categories, library_system,
+                                   work_mem=config.work_mem).to_xcom()
     finally:
         conn.close()
 
