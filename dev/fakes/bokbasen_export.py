@@ -39,7 +39,8 @@ In-process (tests)::
 Fault specs (string or dict; the first fault that matches a request applies, ``repeat`` times,
 ``-1`` = for ever, after letting ``skip`` matching requests pass): ``"500"``, ``"503
 Retry-After: 2"``, ``"413"``, ``"400 message"``, ``"slow 3"`` (sleep, then answer normally),
-``"drop"`` (close the socket without answering), ``"cut"`` (send the headers and half the
+``"drop"`` (close the socket without answering), ``"html"`` (200 with a proxy's HTML page
+instead of ONIX, and the page's headers), ``"cut"`` (send the headers and half the
 body, then close), ``"revoke"`` (revoke the presented token: 401), ``"strip subscription"``
 (the server does not see that parameter). Prefix ``token:`` to target the token endpoint;
 suffix ``repeat=N`` or ``skip=N``.
@@ -317,7 +318,7 @@ def build_feed(products: Sequence[FeedProduct], *, start: datetime, end: datetim
 
 @dataclass
 class Fault:
-    """One scripted misbehaviour. ``action``: status | slow | drop | cut | revoke | strip | pass."""
+    """One scripted misbehaviour. ``action``: status | slow | drop | cut | html | revoke | strip | pass."""
 
     action: str = "status"
     status: int | None = None
@@ -357,7 +358,7 @@ def parse_fault(spec: str | dict | Fault) -> Fault:
             text = text[: match.start()].strip()
         head, _, rest = text.partition(" ")
         head = head.lower()
-        if head in ("drop", "cut", "revoke"):
+        if head in ("drop", "cut", "revoke", "html"):
             fault = Fault(action=head, **kwargs)
         elif head == "slow":
             fault = Fault(action="slow", seconds=float(rest or 1), **kwargs)
@@ -369,7 +370,7 @@ def parse_fault(spec: str | dict | Fault) -> Fault:
             fault = Fault(action="status", status=int(head), message=rest.strip() or None, **kwargs)
         else:
             raise ValueError(f"Unknown fault spec {spec!r}")
-    if fault.action not in ("status", "slow", "drop", "cut", "revoke", "strip", "pass"):
+    if fault.action not in ("status", "slow", "drop", "cut", "revoke", "strip", "html", "pass"):
         raise ValueError(f"Unknown fault action {fault.action!r}")
     if fault.endpoint not in ("export", "token"):
         raise ValueError(f"Unknown fault endpoint {fault.endpoint!r}")
@@ -938,9 +939,13 @@ def _make_handler(server: FakeBokbasenExport):
             if link:
                 headers["Link"] = link
             cut = fault is not None and fault.action == "cut"
+            html = fault is not None and fault.action == "html"
             record.status = None if cut else 200
-            record.served = [] if cut else [e.record_reference for e in events]
+            record.served = [] if cut or html else [e.record_reference for e in events]
             record.next_header, record.link_header = next_cursor, link
+            if html:  # e.g. a captive portal or proxy answering for the service
+                return self._send(200, b"<html><body><h1>Gateway</h1><p>Please log in</p></body></html>",
+                                  "text/html; charset=UTF-8", headers)
             self._send(200, body, "application/xml; charset=UTF-8", headers, cut=cut)
 
         def _check_headers(self, config: _Config, revoke: bool) -> None:

@@ -207,3 +207,20 @@ def test_deletes_keep_what_was_known_and_an_update_revives(metadata_state_dsn):
         assert (counts.new, counts.updated) == (0, 1)
         assert conn.execute(query, (ean,)).fetchone() == (False, False, "Sult (ny utgave)", [], None, None, None)
         assert metadata.lookup(conn, [ean])[ean].title == "Sult (ny utgave)"
+
+
+def test_a_page_that_is_not_onix_stores_nothing_and_keeps_the_cursor(
+    fresh_fake_export, export_hook_factory, metadata_state_dsn
+):
+    from library_integrations.clients.bokbasen.errors import BokbasenExportPageError
+
+    fake, dsn = fresh_fake_export, metadata_state_dsn
+    size = pagesize_for(fake)
+    fake.add_faults("html skip=1")  # page 2 answered by a proxy's HTML page, with the page's headers
+    with pytest.raises(BokbasenExportPageError, match="Page 2 .* not a readable ONIX message"):
+        steps.run_sync(dsn, export_hook_factory(pagesize=size, state_dsn=dsn), SETTINGS)
+    page_1 = fake.requests()[0]
+    assert stored_cursor(dsn).value == page_1.next_header  # page 1 committed, page 2 not
+    assert set(stored(dsn)) == {e.product.ean for e in fake.events()[:size] if e.product.malformed is None}
+    result = steps.run_sync(dsn, export_hook_factory(pagesize=size, state_dsn=dsn), SETTINGS)
+    assert result.pages == PAGES - 1 and stored(dsn) == expected_records(fake)
