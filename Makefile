@@ -58,8 +58,19 @@ bench-onix: install
 refresh-reference: install
 	$(BIN)/python -m dev.refresh_reference $(REFRESH_ARGS)
 
+# Airflow on CeleryExecutor with real parts on 127.0.0.1: redis broker, S3 (moto) staging,
+# scheduler, DAG processor, API server, two Celery workers, fake Bokbasen (docs/deploy.md).
+.PHONY: cluster cluster-stop
+cluster: install
+	$(BIN)/python -m dev cluster start $(CLUSTER_ARGS)
+
+cluster-stop:
+	$(BIN)/python -m dev cluster stop
+
 db-stop:
 	-$(BIN)/python -m dev db stop
 
-clean: db-stop
-	rm -rf .pgdata .airflow .airflow-ui var bench-results
+clean:
+	-$(BIN)/python -m dev cluster stop
+	-$(BIN)/python -m dev db stop
+	rm -rf .pgdata .airflow .airflow-ui .airflow-cluster var bench-results

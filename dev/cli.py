@@ -7,6 +7,7 @@
   ui                     airflow standalone on this setup (make ui)
   airflow-env            print the Airflow environment as export lines
   state-migrate          apply the pipeline-state migrations (--status: list them)
+  cluster start|stop|status|env   Airflow on Celery with redis, S3 (moto), two workers (make cluster)
 """
 
 from __future__ import annotations
@@ -100,6 +101,13 @@ def cmd_state_migrate(args) -> int:
     return migrations.main(argv, default_dsn=embedded_db.ensure_database(state_db))
 
 
+def cmd_cluster(args) -> int:
+    from dev import cluster
+
+    return cluster.main(args.action, library_db=args.database, workers=args.workers,
+                        concurrency=args.concurrency, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dev", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -148,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--state-database", help="database on the dev server (default: the demo's state database)")
     p.add_argument("--status", action="store_true", help="list the migrations, applying nothing")
     p.set_defaults(func=cmd_state_migrate)
+
+    p = sub.add_parser("cluster", help="Airflow on CeleryExecutor: redis, S3 (moto), scheduler, two workers")
+    p.add_argument("action", nargs="?", default="start", choices=["start", "stop", "status", "env"])
+    p.add_argument("--workers", type=int, default=2, help="Celery workers (default 2)")
+    p.add_argument("--concurrency", type=int, default=2, help="task processes per worker (default 2)")
+    p.add_argument("--port", type=int, default=8080, help="API server and UI port (default 8080, else any free)")
+    p.set_defaults(func=cmd_cluster)
     return parser
 
 
