@@ -26,6 +26,7 @@ from stdnum import ismn as stdnum_ismn
 
 from dev import generator
 from library_integrations.common import settings
+from tests.fixtures.leftovers import stop_process_trees
 
 pytestmark = pytest.mark.slow
 
@@ -340,8 +341,9 @@ def test_backfill_create_with_a_running_scheduler(dag, fake, lms_conn, state_dsn
     procs = []
     logs = []
     try:
-        for name, args in (("api-server", ["api-server", "--port", str(port)]), ("scheduler", ["scheduler"]),
-                           ("dag-processor", ["dag-processor"])):
+        # --skip-serve-logs: task logs are read from files here; no log server to hold port 8793.
+        for name, args in (("api-server", ["api-server", "--port", str(port)]),
+                           ("scheduler", ["scheduler", "--skip-serve-logs"]), ("dag-processor", ["dag-processor"])):
             log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed below
             logs.append(log)
             procs.append(subprocess.Popen([sys.executable, "-m", "airflow", *args], env=env, stdout=log,
@@ -371,12 +373,6 @@ def test_backfill_create_with_a_running_scheduler(dag, fake, lms_conn, state_dsn
                 assert sha is not None
                 assert len(received[isil]["loans"]) == len(expected_loans(lms_conn, day, isil))
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_process_trees(procs, timeout=30)  # with their children: task processes, API workers
         for log in logs:
             log.close()
