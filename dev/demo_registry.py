@@ -66,6 +66,8 @@ def run(*, database: str = "lms", state_database: str = "loan_reporting", verbos
     from dev.dag_runs import load_dag
     from dev.fakes.patron_registry import FakePatronRegistry
     from library_integrations.common.tables import format_table
+    from library_integrations.pipelines.patron_registry.payloads import SyncResult
+    from library_integrations.pipelines.patron_registry.steps import ordered_outcomes
 
     t0 = time.perf_counter()
     os.environ.setdefault("PATRON_REGISTRY_TASK_RETRIES", "0")  # dag.test() would wait out retry delays
@@ -95,7 +97,8 @@ def run(*, database: str = "lms", state_database: str = "loan_reporting", verbos
         for title, dagrun in (("Night: library system -> registry", export_run),
                               ("Morning: registry -> library system", import_run)):
             results = _sync_results(dagrun.dag_id, dagrun.run_id)
-            keys = [k for r in results[:1] for k in r["counts"]]
+            keys = ordered_outcomes("export" if "export" in dagrun.dag_id else "import",
+                                    [SyncResult.from_xcom(r) for r in results])
             rows = [{"library": r["label"], **{k: r["counts"].get(k, 0) for k in keys}} for r in results]
             columns = [{"outcome": k, **{row["library"].split()[0]: row[k] for row in rows}} for k in keys]
             print(f"\n{title} (run {getattr(dagrun.state, 'value', dagrun.state)}):")

@@ -49,6 +49,16 @@ def as_library(payload: LibraryToSync) -> RegistryLibrary:
                            payload.sync_pin)
 
 
+def ordered_outcomes(direction: str, results: list[SyncResult]) -> list[str]:
+    """The outcome names of ``results`` in the order the logs list them (XCom does not keep dict order)."""
+    from library_integrations.pipelines.patron_registry.export import EXPORT_OUTCOMES
+    from library_integrations.pipelines.patron_registry.importing import IMPORT_OUTCOMES
+
+    order = list(EXPORT_OUTCOMES if direction == "export" else IMPORT_OUTCOMES)
+    seen = {k for r in results for k in r.counts}
+    return [k for k in order if k in seen] + sorted(seen - set(order))
+
+
 def summarize(
     direction: str,
     libraries: list[LibraryToSync],
@@ -59,9 +69,7 @@ def summarize(
 ) -> SyncSummary:
     """One table of every library's outcomes; the libraries that failed and the patrons to look at."""
     by_isil = {r.isil: r for r in results}
-    keys: list[str] = []
-    for result in results:
-        keys += [k for k in result.counts if k not in keys]
+    keys = ordered_outcomes(direction, results)
     rows, totals, failed = [], Counter(), []
     for library in libraries:
         result = by_isil.get(library.isil)

@@ -117,7 +117,10 @@ def summary(direction: str, libraries_data: list[dict], results_data: Any, conte
     from airflow.sdk.exceptions import AirflowFailException
 
     libraries = [LibraryToSync.from_xcom(d) for d in libraries_data or []]
-    results = [SyncResult.from_xcom(d) for d in (results_data or []) if d]
+    # The mapped results: only the libraries whose task succeeded pushed one. Index within the
+    # sequence's length (iterating past its end would ask the API server for a missing XCom).
+    values = [results_data[i] for i in range(len(results_data))] if results_data else []
+    results = [SyncResult.from_xcom(d) for d in values if d]
     failures: dict[str, str] = {}
     if len(results) < len(libraries):
         reasons = context["ti"].xcom_pull(task_ids="sync", key=FAILURE_KEY, map_indexes=list(range(len(libraries))))
