@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -104,7 +103,6 @@ class LibraryExport:
         library: RegistryLibrary,
         *,
         max_transport_failures: int = 3,
-        on_patron_done: Callable[[int], None] | None = None,
     ) -> None:
         if not conn.autocommit:
             raise ValueError("the export needs an autocommit connection (it commits one patron at a time)")
@@ -112,7 +110,6 @@ class LibraryExport:
         self.registry = registry
         self.library = library
         self.max_transport_failures = max_transport_failures
-        self.on_patron_done = on_patron_done
         self.counts: Counter[str] = Counter({k: 0 for k in EXPORT_OUTCOMES})
         self.failures: list[PatronFailure] = []
 
@@ -155,8 +152,6 @@ class LibraryExport:
                         f"in a row; stopping this library's export. {self.counts['failed']} failed, the rest stays "
                         "queued for the next run."
                     ) from None
-            if self.on_patron_done is not None:
-                self.on_patron_done(entry.patron_id)
         self._log_result()
         return SyncResult(
             direction="export",
@@ -353,9 +348,6 @@ def run_export(
     library: RegistryLibrary,
     *,
     max_transport_failures: int = 3,
-    on_patron_done: Callable[[int], None] | None = None,
 ) -> SyncResult:
     """Send one library's queue (``conn`` in autocommit; each patron commits on its own)."""
-    return LibraryExport(
-        conn, registry, library, max_transport_failures=max_transport_failures, on_patron_done=on_patron_done
-    ).run()
+    return LibraryExport(conn, registry, library, max_transport_failures=max_transport_failures).run()

@@ -122,11 +122,10 @@ def summary(direction: str, libraries_data: list[dict], results_data: Any, conte
     values = [results_data[i] for i in range(len(results_data))] if results_data else []
     results = [SyncResult.from_xcom(d) for d in values if d]
     failures: dict[str, str] = {}
-    if len(results) < len(libraries):
-        reasons = context["ti"].xcom_pull(task_ids="sync", key=FAILURE_KEY, map_indexes=list(range(len(libraries))))
-        if not isinstance(reasons, list):
-            reasons = [reasons]
-        for library, reason in zip(libraries, reasons, strict=False):
+    done = {r.isil for r in results}
+    for map_index, library in enumerate(libraries):  # the mapped tasks follow the list's order
+        if library.isil not in done:
+            reason = context["ti"].xcom_pull(task_ids="sync", key=FAILURE_KEY, map_indexes=map_index)
             if reason:
                 failures[library.isil] = reason
     result = steps.summarize(direction, libraries, results, failures, alert_after=config.alert_after_failures)
