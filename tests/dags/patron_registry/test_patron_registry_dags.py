@@ -483,3 +483,66 @@ def test_generated_registry_data_covers_every_case(world, library):
     assert {i for i in ids if not fodselsnummer.is_valid(i)} == invalid
     again = generator_registry.generate_registry(dsn, seed=7)
     assert again.cases == data.cases and again.population == data.population
+
+
+# ----------------------------------------------------------------------------- the steps without a scheduler
+def _export_library_1(dsn, fake, registry=None):
+    from library_integrations.clients.registry.config import resolve_config
+    from library_integrations.clients.registry.soap import SoapPatronRegistry
+    from library_integrations.library_system.patrons import registry_libraries
+    from library_integrations.pipelines.patron_registry.export import run_export
+
+    conn_info = registry_connection(fake, [ISIL1])
+    client = registry or SoapPatronRegistry(resolve_config(isil=ISIL1, host=conn_info["host"], login=conn_info["login"],
+                                                           password=conn_info["password"], extra=conn_info["extra"]))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        library = next(lib for lib in registry_libraries(conn) if lib.isil == ISIL1)
+        return run_export(conn, client, library, max_transport_failures=3)
+
+
+def test_the_registry_down_stops_the_library_after_three_patrons_and_keeps_the_rest_queued(world, registry_env,
+                                                                                            library):
+    from library_integrations.pipelines.patron_registry.export import LibraryAborted
+
+    fake, dsn = registry_env, library
+    fake.add_faults({"action": "status", "status": 503, "repeat": -1})
+    with pytest.raises(LibraryAborted, match="could not be reached for 3 patrons in a row"):
+        _export_library_1(dsn, fake)
+    fake.clear_faults()
+    queued = rows(dsn, "SELECT status, last_error FROM lms.patron_registry_queue WHERE agency_id = 1 "
+                       "AND status <> 'synced'")
+    tried = [error for _, error in queued if error and "HTTP 503" in error]
+    assert len(tried) == 3 and all(status != "synced" for status, _ in queued)
+    assert len([e for _, e in queued if e is None]) >= 5  # not reached: untouched, sent next run
+
+
+def test_a_change_made_while_the_export_runs_is_sent_again_next_night(world, registry_env, library):
+    from library_integrations.clients.registry.config import resolve_config
+    from library_integrations.clients.registry.soap import SoapPatronRegistry
+
+    fake, dsn = registry_env, library
+    edited = world.cases[1]["edited"][0]
+    conn_info = registry_connection(fake, [ISIL1])
+    real = SoapPatronRegistry(resolve_config(isil=ISIL1, host=conn_info["host"], login=conn_info["login"],
+                                             password=conn_info["password"], extra=conn_info["extra"]))
+
+    class LibrarianEditsDuringTheWrite:
+        """The registry client, while a librarian changes the patron again (the library system re-queues it)."""
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def update(self, card_number, patron):
+            if card_number == national_card(dsn, edited):
+                with psycopg.connect(dsn) as conn:
+                    conn.execute("UPDATE lms.patron SET email = 'again@example.no' WHERE id = %s", (edited,))
+                    conn.execute("UPDATE lms.patron_registry_queue SET status = 'edited', changed_at = now() "
+                                 "WHERE patron_id = %s", (edited,))
+            return real.update(card_number, patron)
+
+    result = _export_library_1(dsn, fake, LibrarianEditsDuringTheWrite())
+    assert result.counts["superseded"] == 1
+    status, error, in_doubt, _ = queue(dsn, edited)
+    assert (status, error, in_doubt) == ("edited", None, None)  # this write is stored; the new edit waits
+    _export_library_1(dsn, fake)
+    assert queue(dsn, edited)[0] == "synced" and fake.patron(fnr_of(dsn, edited))["epost"] == "again@example.no"
