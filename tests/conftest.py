@@ -40,6 +40,7 @@ os.environ["LOAN_REPORTING_TASK_RETRIES"] = "0"
 pytest_plugins = ["tests.fixtures.fake_bokbasen", "tests.fixtures.sftp_server"]
 pytest_plugins += ["tests.fixtures.patron_registry"]
 pytest_plugins += ["tests.fixtures.bokbasen_export"]
+pytest_plugins += ["tests.fixtures.airflow_ui"]  # Airflow API server + scheduler and Chromium for tests/browser
 pytest_plugins += ["tests.fixtures.leftovers"]  # the session fails if a process it started outlives it
 
 
