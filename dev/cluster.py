@@ -20,8 +20,11 @@ and settings differ (see ``docs/deploy.md``). Every part is a real server proces
 =================  =====================================================================
 
 The embedded PostgreSQL (:mod:`dev.embedded_db`) holds Airflow's metadata database
-(``airflow_cluster``, also Celery's result backend), the pipeline-state database
-(``loan_reporting_cluster``) and the library system (``lms``, filled by ``make generate``).
+(``airflow_cluster``), the pipeline-state database (``loan_reporting_cluster``) and the
+library system (``lms``, filled by ``make generate``). A new metadata database is a copy of
+``airflow_template_<Airflow version>``, migrated once per server and Airflow version, so a
+start (and the cluster test) does not spend a minute in ``airflow db migrate``. Celery's
+results go to redis (see ``dev/cluster_compat/sitecustomize.py`` for why not the database).
 Airflow's home is ``.airflow-cluster/`` (task logs under ``logs/``, the processes' own logs
 under ``process-logs/``). Staged files go to ``s3://staging_s3@<bucket>/staging`` through
 ``ObjectStoragePath``: ``LIBRARY_INTEGRATIONS_STAGING_BASE`` is the only pipeline setting that
@@ -146,6 +149,13 @@ def _wait(what: str, check, timeout: float, *, log: Path | None = None, proc: su
         time.sleep(interval)
 
 
+def _airflow_db_migrate(env: dict[str, str], timeout: float) -> None:
+    migrated = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, cwd=PROJECT_ROOT,
+                              capture_output=True, text=True, timeout=timeout)
+    if migrated.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{(migrated.stdout + migrated.stderr)[-3000:]}")
+
+
 def _http_get_json(url: str, timeout: float = 5.0):
     import urllib.request
 
@@ -241,12 +251,12 @@ class Cluster:
                             aws_secret_access_key=S3_SECRET_KEY, region_name=S3_REGION)
 
     # ------------------------------------------------------------------ processes
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str], *, append: bool = False) -> subprocess.Popen:
         import psutil
 
         log_path = self.home / "process-logs" / f"{name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "wb") as log:
+        with open(log_path, "ab" if append else "wb") as log:
             proc = subprocess.Popen(argv, env=env, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         self._procs[name] = proc
@@ -353,6 +363,9 @@ class Cluster:
               proc=fake_proc)
         out(f"redis, S3 and the fake Bokbasen are up ({time.monotonic() - t0:.0f} s)")
 
+        # A new metadata database is a copy of a migrated template (seconds instead of a minute).
+        cloned = self._metadata_database_from_template(out, remaining)
+
         api_port = _free_port(cfg.api_port)
         api_url = f"http://127.0.0.1:{api_port}"
         self.state["urls"]["api"] = api_url
@@ -391,22 +404,16 @@ class Cluster:
             "LIBRARY_INTEGRATIONS_STAGING_BASE": f"s3://{STAGING_CONN_ID}@{cfg.bucket}/staging",
             # Scheduled runs from the latest day on; past days are triggered or backfilled.
             "LOAN_REPORTING_CATCHUP": os.environ.get("LOAN_REPORTING_CATCHUP") or "false",
-            # dev.cluster.worker_hostname must be importable by the workers: the project root on the
-            # path; dev/cluster_compat holds a sitecustomize that lets the locked Celery 5.7 work with
-            # the Celery provider (see its docstring).
-            "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT),
-                                           str(PROJECT_ROOT / "dev" / "cluster_compat")]),
+            "PYTHONPATH": self._pythonpath(),
             **cfg.settings,
             **marker,
         })
         self.state["env"] = env
         self._save_state()
         airflow_proc_env = {**os.environ, **env}
-        out("migrating the metadata database ...")
-        migrated = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=airflow_proc_env,
-                                  cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=remaining())
-        if migrated.returncode != 0:
-            raise RuntimeError(f"airflow db migrate failed:\n{(migrated.stdout + migrated.stderr)[-3000:]}")
+        if not cloned:
+            out(f"migrating the metadata database {cfg.airflow_db} ...")
+            _airflow_db_migrate(airflow_proc_env, remaining())
 
         airflow = [sys.executable, "-m", "airflow"]
         api = self._spawn("api-server", [*airflow, "api-server", "--port", str(api_port), "--host", "127.0.0.1"],
@@ -422,11 +429,67 @@ class Cluster:
 
         _wait("API server, scheduler and DAG processor", healthy, remaining(), log=self._log("api-server"),
               proc=api)
+        # The API server builds its execution API (the workers' endpoint) on the first request to
+        # it: about 20 s of CPU here. Asked now, while the workers start, the first task of the
+        # first run does not wait for it (nor time out on it).
+        import threading
+
+        warm = threading.Thread(target=lambda: _wait("execution API", lambda: _http_get_json(
+            f"{api_url}/execution/health", timeout=120) is not None, remaining()), daemon=True)
+        warm.start()
         for name, proc in worker_procs.items():
             self._wait_for_worker(name, proc, remaining())
+        warm.join(remaining())
         out(f"Airflow is up ({time.monotonic() - t0:.0f} s)")
 
-    def _start_worker(self, name: str) -> subprocess.Popen:
+    def _metadata_database_from_template(self, out, remaining) -> bool:
+        """Create the metadata database as a copy of a migrated template; False if it already exists.
+
+        The template (``airflow_template_<Airflow version>``) is migrated once per Airflow
+        version and server; an advisory lock keeps concurrent starts from building it twice
+        or copying it while it is being built.
+        """
+        import re
+        from importlib.metadata import version
+
+        import psycopg
+        from psycopg import sql
+
+        name = self.config.airflow_db
+        airflow_version = version("apache-airflow-core")
+        template = "airflow_template_" + re.sub(r"\W", "_", airflow_version)
+        marker = f"migrated by dev.cluster for apache-airflow-core {airflow_version}"
+        with psycopg.connect(embedded_db.server_dsn(), autocommit=True) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                return False
+            conn.execute("SELECT pg_advisory_lock(hashtext('dev.cluster metadata template'))")
+            try:
+                row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                                   "WHERE datname = %s", (template,)).fetchone()
+                if not row or row[0] != marker:
+                    out(f"migrating a template metadata database ({template}), once per Airflow version ...")
+                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(template)))
+                    env = airflow_env.airflow_environment(
+                        library_db=self.config.library_db, airflow_db=template, state_db=self.config.state_db,
+                        home=self.home)
+                    _airflow_db_migrate({**os.environ, **env, "PYTHONPATH": self._pythonpath()}, remaining())
+                    conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(template),
+                                                                               sql.Literal(marker)))
+                conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name),
+                                                                             sql.Identifier(template)))
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext('dev.cluster metadata template'))")
+        return True
+
+    @staticmethod
+    def _pythonpath() -> str:
+        # dev.cluster.worker_hostname must be importable by the workers: the project root on the
+        # path; dev/cluster_compat holds a sitecustomize that lets the locked Celery 5.7 work with
+        # the Celery provider (see its docstring).
+        return os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT),
+                                str(PROJECT_ROOT / "dev" / "cluster_compat")])
+
+    def _start_worker(self, name: str, *, append_log: bool = False) -> subprocess.Popen:
         """Start Celery worker ``worker-N`` (hostname ``wN@<machine>``, task hostnames ``wN.<machine>``)."""
         short = "w" + name.rsplit("-", 1)[1]
         env = {**os.environ, **self.state["env"], WORKER_ENV: short,
@@ -435,16 +498,19 @@ class Cluster:
             sys.executable, "-m", "airflow", "celery", "worker", "--celery-hostname", f"{short}@%h",
             "--concurrency", str(self.config.concurrency), "--skip-serve-logs",
             "--pid", str(self.home / f"{name}.pid"),
-        ], env)
+        ], env, append=append_log)
         self.state["workers"][name] = f"{short}.{socket.gethostname()}"
         self._save_state()
         return proc
 
-    def _wait_for_worker(self, name: str, proc: subprocess.Popen, timeout: float) -> None:
+    def _wait_for_worker(self, name: str, proc: subprocess.Popen, timeout: float, since: int = 0) -> None:
+        """Wait for Celery's ``wN@<host> ready.`` in the worker's log (after byte ``since``)."""
         short = self.state["workers"][name].split(".", 1)[0]
 
         def ready() -> bool:
-            text = self._log(name).read_text(errors="replace")
+            with open(self._log(name), "rb") as f:
+                f.seek(since)
+                text = f.read().decode(errors="replace")
             return f"{short}@" in text and " ready." in text
 
         _wait(f"Celery {name}", ready, timeout, log=self._log(name), proc=proc)
@@ -453,7 +519,8 @@ class Cluster:
         """Start a worker again (after :meth:`kill_worker`), as when its machine comes back."""
         if self._alive(name):
             raise RuntimeError(f"{name} is still running")
-        self._wait_for_worker(name, self._start_worker(name), timeout)
+        since = self._log(name).stat().st_size
+        self._wait_for_worker(name, self._start_worker(name, append_log=True), timeout, since)
 
     def _create_bucket(self) -> None:
         s3 = self.s3_client()
@@ -575,9 +642,11 @@ class Cluster:
         cluster_id = self.state.get("cluster_id")
         if not cluster_id:
             return []
+        # Never this process or its ancestors (a shell that exported the cluster's environment).
+        mine = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
         found = []
         for p in psutil.process_iter():
-            if p.pid == os.getpid():
+            if p.pid in mine:
                 continue
             try:
                 if p.environ().get(CLUSTER_ID_ENV) == cluster_id and p.status() != psutil.STATUS_ZOMBIE:
@@ -654,7 +723,8 @@ def main(action: str, *, library_db: str = "lms", workers: int = 2, concurrency:
         if not cluster.state.get("env"):
             print(f"no cluster recorded in {cluster.state_path}: make cluster", file=sys.stderr)
             return 1
-        print(airflow_env.export_lines(cluster.env))
+        env = {k: v for k, v in cluster.env.items() if k != CLUSTER_ID_ENV}  # the id marks the cluster's own processes
+        print(airflow_env.export_lines(env))
         return 0
     if action == "stop":
         cluster = Cluster(ClusterConfig(home=home))

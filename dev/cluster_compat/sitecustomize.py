@@ -7,8 +7,15 @@ this shim neither the scheduler (CeleryExecutor) nor ``airflow celery worker`` s
 
 The shim puts back a decorator with the old behaviour: up to 3 attempts on a database error.
 It does nothing when the name exists (Celery 5.6, or a provider release that no longer needs
-it). The real fix is a pin in the lock (``celery==5.6.3``) or a newer provider; a deployment
-pins its image accordingly (docs/deploy.md) and needs no shim.
+it).
+
+A second incompatibility is avoided by configuration, not patched: Celery 5.7 stores task
+results in the database backend as encoded bytes (a pickled column before), and the
+provider's bulk state check passes them on undecoded, so the scheduler stops at the first
+failed task. ``dev.cluster`` therefore keeps Celery's results in redis.
+
+The real fix is a pin in the lock (``celery==5.6.3``) or a newer provider; a deployment pins
+its image accordingly (docs/deploy.md) and needs neither.
 """
 
 from __future__ import annotations
