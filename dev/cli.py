@@ -7,7 +7,7 @@
   ui                     airflow standalone on this setup (make ui)
   airflow-env            print the Airflow environment as export lines
   state-migrate          apply the pipeline-state migrations (--status: list them)
-  cluster start|stop|status|env   Airflow on Celery with redis, S3 (moto), two workers (make cluster)
+  cluster start|stop|status|env|trigger   Airflow on Celery: redis, S3 (moto), two workers (make cluster)
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def cmd_cluster(args) -> int:
     from dev import cluster
 
     return cluster.main(args.action, library_db=args.database, workers=args.workers,
-                        concurrency=args.concurrency, port=args.port)
+                        concurrency=args.concurrency, port=args.port, day=args.day, wait=args.wait)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,10 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_state_migrate)
 
     p = sub.add_parser("cluster", help="Airflow on CeleryExecutor: redis, S3 (moto), scheduler, two workers")
-    p.add_argument("action", nargs="?", default="start", choices=["start", "stop", "status", "env"])
+    p.add_argument("action", nargs="?", default="start", choices=["start", "stop", "status", "env", "trigger"])
     p.add_argument("--workers", type=int, default=2, help="Celery workers (default 2)")
     p.add_argument("--concurrency", type=int, default=2, help="task processes per worker (default 2)")
     p.add_argument("--port", type=int, default=8080, help="API server and UI port (default 8080, else any free)")
+    p.add_argument("--day", type=date.fromisoformat, help="trigger: the Oslo day to report (default 2026-03-28)")
+    p.add_argument("--wait", action="store_true", help="trigger: wait for the run and print its timing")
     p.set_defaults(func=cmd_cluster)
     return parser
 

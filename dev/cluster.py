@@ -39,8 +39,8 @@ as separate machines' hostnames would. They skip Airflow's log server (both woul
 grace period, then looks for any process still carrying this cluster's id in its environment
 (task processes run in process groups of their own) and verifies that none is left.
 
-Command line: ``python -m dev cluster start|stop|status|env`` (``make cluster``,
-``make cluster-stop``). The test ``tests/cluster/test_celery_cluster.py`` starts the same
+Command line: ``python -m dev cluster start|stop|status|env|trigger`` (``make cluster``,
+``make cluster-stop``); ``trigger --day 2026-03-28 --wait`` reports one day and times the run. The test ``tests/cluster/test_celery_cluster.py`` starts the same
 :class:`Cluster` on its own databases and home.
 """
 
@@ -55,7 +55,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -577,6 +577,17 @@ class Cluster:
         logical = pendulum.datetime(day.year, day.month, day.day, tz="Europe/Oslo")
         return self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": logical.isoformat()})["dag_run_id"]
 
+    def run_for_day(self, dag_id: str, day) -> str | None:
+        """The run id whose logical date is ``day`` 00:00 Oslo, if there is one."""
+        import urllib.parse
+
+        import pendulum
+
+        logical = pendulum.datetime(day.year, day.month, day.day, tz="Europe/Oslo").isoformat()
+        query = urllib.parse.urlencode({"logical_date_gte": logical, "logical_date_lte": logical})
+        runs = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?{query}")["dag_runs"]
+        return runs[0]["dag_run_id"] if runs else None
+
     def clear_run(self, dag_id: str, run_id: str) -> None:
         """Clear every task of a run (the documented way to rerun a night)."""
         self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/clear", {"dry_run": False})
@@ -714,8 +725,10 @@ def _print_status(cluster: Cluster) -> int:
 
 
 def main(action: str, *, library_db: str = "lms", workers: int = 2, concurrency: int = 2,
-         port: int | None = 8080) -> int:
+         port: int | None = 8080, day: date | None = None, wait: bool = False) -> int:
     home = CLUSTER_HOME
+    if action == "trigger":
+        return trigger(day or date(2026, 3, 28), wait=wait)
     if action == "status":
         return _print_status(Cluster(ClusterConfig(home=home)))
     if action == "env":
@@ -761,9 +774,50 @@ Cluster up in {cluster.state['ready_seconds']:.0f} s: Airflow on CeleryExecutor,
   logs              {rel}/process-logs/<process>.log, task logs in {rel}/logs
   pids              {cluster.state_path}
 
-Library data: make generate GENERATE_ARGS="--agencies 300"  (day 2026-03-28)
+Library data: make generate GENERATE_ARGS="--agencies 300"   (day 2026-03-28)
+Report that day: .venv/bin/python -m dev cluster trigger --day 2026-03-28 [--wait]
+  (or in the UI: Trigger, logical date 2026-03-28 00:00)
 Airflow CLI on this cluster: {env_cmd}
-  airflow dags unpause bokbasen_loan_report
-  airflow dags trigger bokbasen_loan_report --logical-date 2026-03-28T00:00:00+01:00
 Stop everything: make cluster-stop""")
     return 0
+
+
+def trigger(day: date, *, dag_id: str = "bokbasen_loan_report", wait: bool = False) -> int:
+    """Unpause ``dag_id`` and trigger it for an Oslo day through the REST API; with ``wait``, time the run."""
+    import psycopg
+
+    cluster = Cluster(ClusterConfig(home=CLUSTER_HOME))
+    if not cluster.state.get("urls", {}).get("api") or not cluster.running():
+        print("no cluster running: make cluster", file=sys.stderr)
+        return 1
+    cluster.unpause(dag_id)
+    t0, started = time.monotonic(), datetime.now(UTC)
+    existing = cluster.run_for_day(dag_id, day)
+    if existing:  # a day has one run: rerun it by clearing, as docs say
+        run_id = existing
+        cluster.clear_run(dag_id, run_id)
+        print(f"{dag_id} already has run {run_id} for {day}: cleared it (a rerun)", flush=True)
+    else:
+        run_id = cluster.trigger(dag_id, day)
+        print(f"triggered {dag_id} run {run_id}", flush=True)
+    print(f"  {cluster.api_url}/dags/{dag_id}/runs/{run_id}", flush=True)
+    if not wait:
+        return 0
+    state = cluster.wait_for_run(dag_id, run_id, timeout=6 * 3600)
+    with psycopg.connect(cluster.airflow_metadata_dsn()) as conn:
+        # Only the tasks of this trigger, not those of an earlier run of the day.
+        rows = conn.execute(
+            "SELECT task_id, count(*), min(start_date), max(end_date), avg(end_date - start_date) FROM task_instance "
+            "WHERE dag_id = %s AND run_id = %s AND start_date >= %s GROUP BY 1 ORDER BY 3",
+            (dag_id, run_id, started)).fetchall()
+        hosts = conn.execute("SELECT hostname, count(*) FROM task_instance WHERE dag_id = %s AND run_id = %s "
+                             "AND start_date >= %s GROUP BY 1 ORDER BY 1", (dag_id, run_id, started)).fetchall()
+    wall = time.monotonic() - t0
+    loads = next((r[1] for r in rows if r[0] == "load"), 0)
+    print(f"run {run_id}: {state} in {wall:.0f} s, trigger to finish; {loads} loads"
+          + (f", {wall / loads:.2f} s per agency" if loads else ""))
+    for task_id, n, first, last, mean in rows:
+        print(f"  {task_id:<10} {n:>4} task(s)  {(last - first).total_seconds():7.1f} s  "
+              f"mean {mean.total_seconds():5.1f} s per task")
+    print("  tasks per worker: " + ", ".join(f"{host or '?'} {n}" for host, n in hosts))
+    return 0 if state == "success" else 1
