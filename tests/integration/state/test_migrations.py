@@ -398,7 +398,8 @@ def test_a_failing_migration_is_rolled_back_and_named(new_database, migrations_c
     with pytest.raises(MigrationError, match=r"050_broken\.sql failed .* rolled back"):
         migrate(dsn, migrations_dir=migrations_copy)
     before = current_version(dsn)
-    assert before == 4  # everything before it is applied and recorded
+    released = max(int(path.name[:3]) for path in MIGRATIONS_DIR.glob("[0-9][0-9][0-9]_*.sql"))
+    assert before == released  # everything before it is applied and recorded
     with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT to_regclass('pipeline_state.half')").fetchone() == (None,)
     broken.write_text("CREATE TABLE pipeline_state.half (x int);\n", encoding="utf-8")  # fixed: never recorded
