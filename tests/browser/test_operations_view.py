@@ -40,15 +40,8 @@ PERIOD = {"start": (DAY - timedelta(days=13)).isoformat(), "end": (DAY + timedel
 
 
 @pytest.fixture(scope="module", autouse=True)
-def library(lms_dsn, fake_bokbasen, bokbasen_ledger_dsn):
-    """Five agencies, one with broken settings; the fake Bokbasen fails two of them.
-
-    Autouse: first of the module's fixtures, so the Airflow processes inherit its connection.
-    """
-    generator.generate(lms_dsn, seed=5, agencies=5, days=1, loans_per_day=150, start_date=DAY,
-                       failing_agencies=False)
-    with psycopg.connect(lms_dsn) as conn:
-        conn.execute("UPDATE lms.bokbasen_agency_settings SET library_name = NULL WHERE agency_id = 2")
+def connections(fake_bokbasen):
+    """The fake Bokbasen for the run: two agencies fail there. Set first: the Airflow processes inherit it."""
     fake_bokbasen.reset()
     fake_bokbasen.add_faults(f"503 isil={UNAVAILABLE} repeat=3",
                              f"400 isil={REJECTED} loans[0].ean: not a known product")
@@ -61,6 +54,15 @@ def library(lms_dsn, fake_bokbasen, bokbasen_ledger_dsn):
         os.environ.pop("AIRFLOW_CONN_BOKBASEN_DEFAULT", None)
     else:
         os.environ["AIRFLOW_CONN_BOKBASEN_DEFAULT"] = previous
+
+
+@pytest.fixture(scope="module")
+def library(connections, airflow_stack, lms_dsn, bokbasen_ledger_dsn):
+    """Five agencies, one with broken settings (made while the Airflow processes start)."""
+    generator.generate(lms_dsn, seed=5, agencies=5, days=1, loans_per_day=150, start_date=DAY,
+                       failing_agencies=False)
+    with psycopg.connect(lms_dsn) as conn:
+        conn.execute("UPDATE lms.bokbasen_agency_settings SET library_name = NULL WHERE agency_id = 2")
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +115,7 @@ def history(run, fake_bokbasen, bokbasen_ledger_dsn):
 @pytest.fixture(scope="module")
 def ui(airflow_stack, chromium):
     """A signed-in browser page (1440 x 1000): signing in through the view sends the user back to it."""
+    airflow_stack.wait_until_ready()
     context = chromium.new_context(viewport={"width": 1440, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
@@ -133,10 +136,13 @@ def _screenshot(page, name: str) -> None:
 
 
 def _view(page, stack, **query):
-    """The view inside the Airflow UI (Operations in the navigation), with a period set in its form."""
-    page.goto(stack.base_url + "/")
-    page.get_by_role("link", name="Operations").click()
-    page.wait_for_url("**/plugin/operations")
+    """The view inside the Airflow UI (its page of the navigation), with a period set in its form."""
+    nav = page.get_by_role("link", name="Operations")
+    if page.url.startswith(stack.base_url) and "/operations/" not in page.url and nav.count():
+        nav.click()  # within the loaded UI, as a person would
+        page.wait_for_url("**/plugin/operations")
+    else:
+        page.goto(stack.base_url + "/plugin/operations")
     frame = page.frame_locator("iframe[title=Operations]")
     frame.locator("#loan-calendar").wait_for()
     if query:
@@ -172,6 +178,7 @@ def test_calendar_shows_every_agency_of_the_day_and_why(history, ui, airflow_sta
     assert history["state"] == "failed"  # the summary fails the run: three agencies were not reported
     assert history["load_state"][BROKEN] == history["load_state"][UNAVAILABLE] == "failed"
     frame = _view(ui, airflow_stack, **PERIOD)
+    assert ui.get_by_role("link", name="Operations").get_attribute("href") == "/plugin/operations"  # navigation
     for isil, status in EXPECTED.items():
         assert _cell(frame, isil, DAY).get_attribute("class") == f"s-{status}", isil
     assert _cell(frame, RESENT, DAY - timedelta(days=1)).get_attribute("class") == "s-missing"  # no run that day
