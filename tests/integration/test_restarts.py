@@ -14,11 +14,11 @@ parts only:
 Every scenario ends either in success after the client's own retries or in a clean,
 resumable failure; after the rerun (what an Airflow retry or a cleared task does) every
 ledger row is ``accepted`` with the payload's hash and loan count, no row is left
-``sent``, and the fake(s) received each report exactly once, with one documented
-exception: when the state database goes away *while* a report is on the wire, the ledger
-cannot record the answer, the row stays ``sent`` and the rerun sends the identical report
-again (same bytes, same transaction ids, so Bokbasen sees the same loans twice and counts
-them once).
+``sent``, and the fake(s) received each report exactly once. When the state database goes
+away *while* a report is on the wire, the ledger waits for it (bounded) to record
+Bokbasen's answer: exactly once. Only a database away for longer than that wait leaves the
+row ``sent``; the task then fails saying so, and the rerun sends the identical report
+again (same bytes, same transaction ids): the one documented at-least-once case.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from library_integrations.clients.bokbasen.errors import BokbasenRetryableError
 from library_integrations.clients.bokbasen.loans import BokbasenHook, RetryPolicy
 from library_integrations.pipelines.loan_report import steps
 from library_integrations.pipelines.loan_report.payloads import AgencyReport
-from library_integrations.state.ledger import Ledger
+from library_integrations.state.ledger import Ledger, ResultNotRecorded
 from library_integrations.state.token_cache import clear_process_cache
 from tests.fixtures.fake_bokbasen import make_report
 
@@ -131,7 +131,8 @@ def reports(tmp_path) -> list[AgencyReport]:
     return staged
 
 
-def load(report: AgencyReport, dsn: str, fake: FakeBokbasen, retry: RetryPolicy = PATIENT):
+def load(report: AgencyReport, dsn: str, fake: FakeBokbasen, retry: RetryPolicy = PATIENT,
+         record_wait_seconds: float = 60.0):
     """What one mapped load task does: a new ledger and hook, then ``steps.run_load``."""
     hooks = []
 
@@ -143,7 +144,8 @@ def load(report: AgencyReport, dsn: str, fake: FakeBokbasen, retry: RetryPolicy 
         return hook
 
     try:
-        return steps.run_load(report, hook_factory=hook_factory, ledger=Ledger(dsn))
+        ledger = Ledger(dsn, record_wait_seconds=record_wait_seconds, record_retry_interval=0.2)
+        return steps.run_load(report, hook_factory=hook_factory, ledger=ledger)
     finally:
         for hook in hooks:
             hook.close()
@@ -199,7 +201,8 @@ def test_state_database_stopped_between_loads_fails_them_cleanly_and_the_rerun_s
     assert events(state.dsn, ISILS[1]) == events(state.dsn, ISILS[2]) == ["accepted"]
 
 
-def test_state_database_restarted_while_a_report_is_on_the_wire(state, bokbasen, reports):
+def test_state_database_restarted_while_a_report_is_on_the_wire_records_the_answer_once(
+        state, bokbasen, reports, caplog):
     fake = bokbasen[0]
     first, middle, last = reports
     fake.add_faults(f"slow 3 isil={middle.isil}")  # Bokbasen takes 3 s to answer the middle agency
@@ -208,19 +211,55 @@ def test_state_database_restarted_while_a_report_is_on_the_wire(state, bokbasen,
     def restart_when_the_report_arrives():
         wait_until(lambda: any(r.isil == middle.isil for r in fake.requests("loans")), "the middle report")
         state.stop()
+        time.sleep(1.0)  # down for a moment: the answer arrives while nothing listens
         state.start()
 
     restarter = threading.Thread(target=restart_when_the_report_arrives)
     restarter.start()
     try:
-        # Bokbasen accepts the report, but its answer cannot be written: the task fails.
-        with pytest.raises(psycopg.OperationalError):
-            load(middle, state.dsn, fake)
+        # Bokbasen accepts the report while the database restarts; the ledger reconnects and records it.
+        result = load(middle, state.dsn, fake)
     finally:
         restarter.join(60)
+    assert (result.outcome, result.status, result.http_status) == ("sent", "accepted", 204)
+    assert "the state database is unreachable" in caplog.text
+    assert f"Recorded {middle.isil} {DAY} as accepted in the ledger after" in caplog.text
+    assert load(last, state.dsn, fake).status == "accepted"  # the other agencies carry on
+
+    assert load(middle, state.dsn, fake).outcome == "skipped"  # a rerun does not send it again
+    rows = assert_ledger_right(state.dsn, reports)
+    assert rows[middle.isil].submissions == 1
+    assert events(state.dsn, middle.isil) == ["accepted", "skipped"]
+    assert received(fake) == sorted((r.isil, r.sha256) for r in reports)  # each exactly once
+
+
+def test_state_database_away_longer_than_the_wait_leaves_the_row_sent_and_the_rerun_resends(
+        state, bokbasen, reports):
+    """The documented at-least-once case: the answer cannot be recorded, the task says so."""
+    fake = bokbasen[0]
+    first, middle, last = reports
+    fake.add_faults(f"slow 2 isil={middle.isil}")
+    assert load(first, state.dsn, fake).status == "accepted"
+
+    def stop_when_the_report_arrives():
+        wait_until(lambda: any(r.isil == middle.isil for r in fake.requests("loans")), "the middle report")
+        state.stop()
+
+    stopper = threading.Thread(target=stop_when_the_report_arrives)
+    stopper.start()
+    try:
+        with pytest.raises(ResultNotRecorded) as info:
+            load(middle, state.dsn, fake, record_wait_seconds=1.0)
+    finally:
+        stopper.join(60)
+    message = str(info.value)
+    assert f"Bokbasen answered for {middle.isil} {DAY} (accepted)" in message
+    assert "stays 'sent'" in message and middle.sha256[:12] in message
+    assert fake.client_secret not in message
+    state.start()
     row = Ledger(state.dsn, create_schema=False).get(middle.isil, DAY)
     assert (row.status, row.payload_sha256, row.submissions) == ("sent", middle.sha256, 1)  # "resend me"
-    assert load(last, state.dsn, fake).status == "accepted"  # the other agencies carry on
+    assert load(last, state.dsn, fake).status == "accepted"
 
     assert load(middle, state.dsn, fake).outcome == "sent"  # the task's retry sends it again
     assert load(middle, state.dsn, fake).outcome == "skipped"  # and a further rerun does not

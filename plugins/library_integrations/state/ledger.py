@@ -19,12 +19,22 @@ A changed payload (e.g. late-registered loans) for an accepted day is sent again
 statuses: ``pending`` (row exists, nothing sent), ``sent`` (a send is in progress, or the
 process died mid-send: the next run sends again), ``accepted``, ``rejected``, ``failed``.
 ``submission_event`` keeps the full history of sends and skips.
+
+**The state database going away while a report is on the wire.** Bokbasen's answer is the
+one thing that cannot be had again without sending again, so it is not given up lightly:
+when the connection breaks between the send and the recording of its result, the ledger
+reconnects (every ``record_retry_interval`` seconds, for up to ``record_wait_seconds``,
+default 300 s: a restart or a fail-over of PostgreSQL), takes the agency-day's lock again and
+records the answer. Only if the database stays away longer does the row stay ``sent``; the
+task then fails with an error saying that Bokbasen *accepted* the report, and the next run
+sends the identical payload again (same bytes, same transaction ids).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -45,6 +55,7 @@ __all__ = [
     "STATUSES",
     "Ledger",
     "LedgerRow",
+    "ResultNotRecorded",
     "SubmissionOutcome",
     "dsn_from_connection",
     "load_sql",
@@ -55,6 +66,12 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("pending", "sent", "accepted", "rejected", "failed")
 _MESSAGE_LIMIT = 4000
+RECORD_WAIT_SECONDS = 300.0
+RECORD_RETRY_INTERVAL = 2.0
+
+
+class ResultNotRecorded(RuntimeError):
+    """The API answered, but the state database stayed unreachable: the answer is not in the ledger."""
 
 
 def payload_sha256(payload: bytes) -> str:
@@ -109,8 +126,12 @@ def _clip(text: str | None) -> str | None:
 class Ledger:
     """The submission ledger in the database at ``dsn`` (migrates the pipeline-state schema on first use)."""
 
-    def __init__(self, dsn: str, *, create_schema: bool = True) -> None:
+    def __init__(self, dsn: str, *, create_schema: bool = True,
+                 record_wait_seconds: float = RECORD_WAIT_SECONDS,
+                 record_retry_interval: float = RECORD_RETRY_INTERVAL) -> None:
         self.dsn = dsn
+        self.record_wait_seconds = record_wait_seconds
+        self.record_retry_interval = record_retry_interval
         if create_schema:
             migrate(dsn)
 
@@ -167,7 +188,8 @@ class Ledger:
             try:
                 return self._submit_locked(conn, isil, report_date, payload_bytes, sha, loan_count, send)
             finally:
-                conn.execute(load_sql("unlock_agency_day"), key)
+                if not conn.broken:  # a broken session has released its lock with it
+                    conn.execute(load_sql("unlock_agency_day"), key)
 
     def _submit_locked(
         self, conn, isil, report_date, payload_bytes, sha, loan_count, send
@@ -209,18 +231,15 @@ class Ledger:
             http_status = exc.status_code if isinstance(exc, ApiError) else None
             message = _clip(f"{type(exc).__name__}: {exc}")
             try:
-                self._record(conn, key, status, attempts, http_status, message)
-                self._event(conn, key, status, sha, loan_count, attempts, http_status, message)
+                self._record_outcome(conn, key, status, sha, loan_count, attempts, http_status, message)
             except Exception:  # never let the bookkeeping hide the real error
                 log.exception(
                     "Could not record the %s submission of %s %s in the ledger", status, isil, report_date
                 )
             log.error("Bokbasen: %s %s recorded as %s in the ledger: %s", isil, report_date, status, message)
             raise
-        self._record(conn, key, "accepted", result.attempts, result.status_code, _clip(result.message))
-        self._event(
-            conn, key, "accepted", sha, loan_count, result.attempts, result.status_code, _clip(result.message)
-        )
+        self._record_outcome(conn, key, "accepted", sha, loan_count, result.attempts, result.status_code,
+                             _clip(result.message))
         log.info(
             "Bokbasen: %s %s accepted (HTTP %s, %s loans, sha256 %s, %s attempt(s))",
             isil,
@@ -231,6 +250,59 @@ class Ledger:
             result.attempts,
         )
         return SubmissionOutcome(isil, report_date, "sent", "accepted", sha, loan_count, previous, result)
+
+    def _record_outcome(self, conn, key, status, sha, loan_count, attempts, http_status, message) -> None:
+        """Record the API's answer; if the state database went away meanwhile, wait for it (bounded).
+
+        The row is ``sent`` with this payload's hash until this succeeds. On a broken
+        connection the answer is recorded through a new one, under the agency-day's lock taken
+        again (a concurrent sender, if any, finishes first), in one transaction.
+        """
+        if not conn.broken:
+            try:
+                with conn.transaction():
+                    self._record(conn, key, status, attempts, http_status, message)
+                    self._event(conn, key, status, sha, loan_count, attempts, http_status, message)
+                return
+            except psycopg.OperationalError as exc:
+                if not conn.broken:
+                    raise
+                first_error = exc
+        else:
+            first_error = None
+        isil, day = key["isil"], key["report_date"]
+        # Only an acceptance is worth waiting for: without it in the ledger the report is sent twice.
+        # A failure left unrecorded leaves the row 'sent', which the next run sends again anyway.
+        wait = self.record_wait_seconds if status == "accepted" else 0.0
+        deadline = time.monotonic() + wait
+        log.warning(
+            "Bokbasen answered for %s %s (%s), but the state database is unreachable (%s); reconnecting every "
+            "%.0f s for up to %.0f s to record it", isil, day, status, first_error or "connection lost",
+            self.record_retry_interval, wait)
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                with psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row, connect_timeout=10) as again:
+                    again.execute(load_sql("lock_agency_day"), key)
+                    with again.transaction():
+                        self._record(again, key, status, attempts, http_status, message)
+                        self._event(again, key, status, sha, loan_count, attempts, http_status, message)
+                    again.execute(load_sql("unlock_agency_day"), key)
+                log.warning("Recorded %s %s as %s in the ledger after %d reconnection attempt(s)",
+                            isil, day, status, tries)
+                return
+            except psycopg.OperationalError as exc:
+                if time.monotonic() + self.record_retry_interval > deadline:
+                    raise ResultNotRecorded(
+                        f"Bokbasen answered for {isil} {day} ({status}), but the state database stayed "
+                        f"unreachable for {wait:.0f} s ({tries} attempts; last error: "
+                        f"{type(exc).__name__}). The ledger row stays 'sent': the next run sends the identical "
+                        f"payload (sha256 {sha[:12]}) again."
+                    ) from exc
+                log.info("State database still unreachable (%s); retrying in %.0f s",
+                         type(exc).__name__, self.record_retry_interval)
+                time.sleep(self.record_retry_interval)
 
     @staticmethod
     def _record(conn, key, status, attempts, http_status, message) -> None:
