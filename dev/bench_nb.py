@@ -130,6 +130,7 @@ def step_aggregate(out_dir: str) -> dict:
     from library_integrations.pipelines.nb_statistics.config import load_categories, load_file_format
 
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("library_integrations").setLevel(logging.WARNING)  # the step's tables: not here
     fmt, categories = load_file_format(), load_categories()
     with psycopg.connect(_dsn()) as conn:
         t = time.perf_counter()

@@ -1,19 +1,14 @@
--- Step 4: the rows of the file: one per library x ISBN-13 x descriptive columns x borrower
--- category label (two catalogue forms of one ISBN fall into one row). Loans without a valid
--- ISBN are not here: they are counted per library as uten_isbn (library_figures.sql).
---   %(category_labels)s   the label of each category number (0-based), as an array
+-- Step 3b: the month per library x description (see month_titles.sql) x borrower category
+-- label: the file's rows, and per library one row per category with description null for the
+-- loans without a valid ISBN (uten_isbn, not in the file).
+--   %(label_numbers)s   per category number (0-based), the number of the first category with the
+--                       same label: categories sharing a label share a row
 CREATE TEMP TABLE nb_rows ON COMMIT DROP AS
-SELECT t.agency_id,
-       d.isbn13,
-       d.title,
-       d.shelf_word,
-       d.publication_year,
-       d.skjonn_fag,
-       d.barn_voksen,
-       c.label              AS category,
-       sum(t.loans)::bigint AS loans
-FROM nb_month_loans t
-JOIN nb_title d ON d.id = t.manifestation_id
-JOIN unnest(%(category_labels)s::text[]) WITH ORDINALITY AS c(label, n) ON c.n - 1 = t.category
-WHERE d.isbn13 IS NOT NULL
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+SELECT g.agency_id,
+       t.description,
+       (%(label_numbers)s::smallint[])[g.category + 1] AS category,
+       sum(g.loans)::bigint                             AS loans
+FROM nb_month_loans g
+JOIN nb_month_manifestation i ON i.item_id = g.item_id
+JOIN nb_title t ON t.id = i.manifestation_id
+GROUP BY 1, 2, 3

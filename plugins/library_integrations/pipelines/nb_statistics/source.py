@@ -7,15 +7,18 @@ database, nothing else (PostgreSQL refuses temporary tables in a read-only trans
 the transaction is read-write but writes nothing outside its own temporary tables).
 
 1. ``patrons`` / ``month_loans``: each patron's category rule once per patron, then the month's
-   loans of the included libraries grouped by library, manifestation and borrower category, in
-   the database (one scan of the month, integer group keys, ``work_mem`` raised for the
-   transaction so the hash aggregate stays in memory);
-2. ``month_isbns``: the distinct catalogued ISBN values of those manifestations, normalised
-   once each in Python (python-stdnum) and copied back (``nb_isbn``);
-3. ``month_titles`` / ``month_rows``: descriptive columns per manifestation, then the file's
-   rows: one per library x ISBN-13 x descriptive columns x category label;
-4. the file's bytes come straight from ``COPY (file_rows) TO STDOUT (FORMAT csv)``, streamed
-   to the staged file block by block (memory stays bounded whatever the month's size).
+   loans grouped by library, item and borrower category, in the database: one scan of the month
+   and one join, integer group keys, ``work_mem`` raised for the transaction so the hash
+   aggregate stays in memory; the libraries are chosen after the grouping;
+2. ``month_manifestations`` / ``month_isbns``: the manifestation of each item lent, and their
+   distinct catalogued ISBN values, normalised once each in Python (python-stdnum) and copied
+   back (``nb_isbn``);
+3. ``month_titles`` / ``month_rows``: descriptive columns per manifestation, numbered in the
+   file's sort order, then the file's rows grouped on integers: library x description x
+   category label (and per library the loans without a valid ISBN);
+4. the file's bytes come straight from ``COPY (file_rows) TO STDOUT (FORMAT csv)``, sorted on
+   those numbers and streamed to the staged file block by block (memory stays bounded whatever
+   the month's size).
 """
 
 from __future__ import annotations
@@ -97,6 +100,8 @@ def aggregate(conn: psycopg.Connection, start_utc: datetime, end_utc: datetime, 
     })
     conn.execute("ANALYZE nb_month_loans")
     t1 = time.perf_counter()
+    conn.execute(NB_SQL["month_manifestations"])
+    conn.execute("ANALYZE nb_month_manifestation")
     raw_values = [row[0] for row in conn.execute(NB_SQL["month_isbns"]).fetchall()]
     mapping = isbn13_map(raw_values)  # python-stdnum, once per distinct catalogued value
     conn.execute(NB_SQL["isbn_table"])
@@ -111,7 +116,8 @@ def aggregate(conn: psycopg.Connection, start_utc: datetime, end_utc: datetime, 
         "adult": fmt.audience["adult"], "audience_unknown": fmt.audience["unknown"],
     })
     conn.execute("ANALYZE nb_title")
-    conn.execute(NB_SQL["month_rows"], {"category_labels": [fmt.borrower_category[c] for c in ALL_CATEGORIES]})
+    labels = [fmt.borrower_category[c] for c in ALL_CATEGORIES]
+    conn.execute(NB_SQL["month_rows"], {"label_numbers": [labels.index(label) for label in labels]})
     conn.execute("ANALYZE nb_rows")  # without statistics, file_rows joined lms.agency by nested loop
     t2 = time.perf_counter()
     log.info("Aggregated in the database: month's loans by library, material and category %.1f s; ISBNs, "
@@ -134,7 +140,8 @@ def copy_file_rows(conn: psycopg.Connection, month: str, fmt: FileFormat) -> Ite
     statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, DELIMITER {}, ENCODING 'UTF8')").format(
         sql.SQL(query), sql.Literal(fmt.delimiter))  # noqa: S608 - the query is a file, the delimiter a literal
     with conn.cursor() as cur:
-        with cur.copy(statement, {"month": month}) as copy:
+        labels = [fmt.borrower_category[c] for c in ALL_CATEGORIES]
+        with cur.copy(statement, {"month": month, "category_labels": labels}) as copy:
             pending = bytearray()  # PostgreSQL sends one message per row: write ~1 MB at a time
             for block in copy:
                 pending += block
