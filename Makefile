@@ -17,7 +17,13 @@ $(VENV)/.installed: requirements.lock | $(BIN)/uv
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	touch $@
 
-install: $(VENV)/.installed
+# plugins/ and the project root on the venv's path (a .pth file), so the venv's tools
+# (lint-imports, pytest, python -m dev) work without PYTHONPATH too.
+$(VENV)/.paths: $(VENV)/.installed
+	$(BIN)/python -c "import pathlib, sys, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'library_integrations_dev.pth').write_text(sys.argv[1] + '/plugins\n' + sys.argv[1] + '\n')" "$(CURDIR)"
+	touch $@
+
+install: $(VENV)/.installed $(VENV)/.paths
 
 lint: install
 	$(BIN)/ruff check .
