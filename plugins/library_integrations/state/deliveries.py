@@ -16,7 +16,10 @@ the content with the **latest** version:
   (1, 2, ...; ``file_name(version)`` names it, e.g. ``..._v2.csv``).
 
 The row is ``uploading`` while ``upload`` runs, then ``delivered`` or ``failed`` (with the
-error, re-raised). A failed version whose content then changes stays ``failed`` and the new
+error, re-raised). If the state database goes away while a file is on the wire, the ledger
+waits for it (``record_wait_seconds``, default 300 s) to record ``delivered``
+(:mod:`library_integrations.state.recording`); only a longer outage leaves the row
+``uploading``, and the next run uploads the same version again under the same name. A failed version whose content then changes stays ``failed`` and the new
 content gets the next number, so a receiver may see a gap in the numbers, never one name with
 two contents.
 """
@@ -36,6 +39,11 @@ from psycopg.rows import dict_row
 from library_integrations.state.connection import STATE_CONN_ID, dsn_from_connection
 from library_integrations.state.migrations import migrate
 from library_integrations.state.queries import load_sql
+from library_integrations.state.recording import (
+    RECORD_RETRY_INTERVAL,
+    RECORD_WAIT_SECONDS,
+    record_through_restart,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +96,12 @@ def _files_json(files: Sequence[dict[str, Any]] | None) -> str | None:
 class DeliveryLedger:
     """The delivery ledger in the database at ``dsn`` (migrates the pipeline-state schema on first use)."""
 
-    def __init__(self, dsn: str, *, create_schema: bool = True) -> None:
+    def __init__(self, dsn: str, *, create_schema: bool = True,
+                 record_wait_seconds: float = RECORD_WAIT_SECONDS,
+                 record_retry_interval: float = RECORD_RETRY_INTERVAL) -> None:
         self.dsn = dsn
+        self.record_wait_seconds = record_wait_seconds
+        self.record_retry_interval = record_retry_interval
         if create_schema:
             migrate(dsn)
 
@@ -187,18 +199,30 @@ class DeliveryLedger:
         except BaseException as exc:
             message = _clip(f"{type(exc).__name__}: {exc}")
             try:
-                one("delivery_record_result", {"id": delivery.id, "status": "failed", "message": message,
-                                               "files": None})
+                self._record(conn, key, delivery, "failed", message, None)
             except Exception:  # never let the bookkeeping hide the real error
                 log.exception("Could not record the failed delivery of %s version %s", label, delivery.version)
             log.error("%s: version %s (%s) failed: %s", label, delivery.version, delivery.file_name, message)
             raise
-        delivery = one(
-            "delivery_record_result",
-            {"id": delivery.id, "status": "delivered", "message": None, "files": _files_json(files)},
-        )
+        delivery = self._record(conn, key, delivery, "delivered", None, _files_json(files))
         log.info(
             "%s: delivered version %s as %s (sha256 %s, %s rows, target %s)",
             label, delivery.version, delivery.file_name, sha[:12], delivery.row_count, delivery.target,
         )
         return DeliveryOutcome("delivered", delivery, previous)
+
+    def _record(self, conn, key, delivery: Delivery, status: str, message: str | None, files: str | None) -> Delivery:
+        """Record the upload's outcome, through a restart of the state database (waiting only for ``delivered``)."""
+
+        def write(c) -> Delivery:
+            params = {"id": delivery.id, "status": status, "message": message, "files": files}
+            return Delivery(**c.execute(load_sql("delivery_record_result"), params).fetchone())
+
+        return record_through_restart(
+            conn, self.dsn, write, lock="delivery_lock", unlock="delivery_unlock", key=key,
+            what=f"{key['pipeline']} {key['delivery_key']}: version {delivery.version} ({delivery.file_name}) {status}",
+            consequence="The ledger row stays 'uploading': the next run uploads the same version again under the "
+                        "same name.",
+            wait_seconds=self.record_wait_seconds if status == "delivered" else 0.0,
+            retry_interval=self.record_retry_interval,
+        )

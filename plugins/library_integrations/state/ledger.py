@@ -25,7 +25,7 @@ one thing that cannot be had again without sending again, so it is not given up 
 when the connection breaks between the send and the recording of its result, the ledger
 reconnects (every ``record_retry_interval`` seconds, for up to ``record_wait_seconds``,
 default 300 s: a restart or a fail-over of PostgreSQL), takes the agency-day's lock again and
-records the answer. Only if the database stays away longer does the row stay ``sent``; the
+records the answer (:mod:`library_integrations.state.recording`). Only if the database stays away longer does the row stay ``sent``; the
 task then fails with an error saying that Bokbasen *accepted* the report, and the next run
 sends the identical payload again (same bytes, same transaction ids).
 """
@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -48,6 +47,12 @@ from library_integrations.http.results import SendResult
 from library_integrations.state.connection import STATE_CONN_ID, dsn_from_connection
 from library_integrations.state.migrations import migrate
 from library_integrations.state.queries import STATE_SCHEMA, STATE_SQL_DIR, load_sql
+from library_integrations.state.recording import (
+    RECORD_RETRY_INTERVAL,
+    RECORD_WAIT_SECONDS,
+    ResultNotRecorded,
+    record_through_restart,
+)
 
 __all__ = [
     "STATE_SCHEMA",
@@ -66,12 +71,6 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("pending", "sent", "accepted", "rejected", "failed")
 _MESSAGE_LIMIT = 4000
-RECORD_WAIT_SECONDS = 300.0
-RECORD_RETRY_INTERVAL = 2.0
-
-
-class ResultNotRecorded(RuntimeError):
-    """The API answered, but the state database stayed unreachable: the answer is not in the ledger."""
 
 
 def payload_sha256(payload: bytes) -> str:
@@ -252,57 +251,25 @@ class Ledger:
         return SubmissionOutcome(isil, report_date, "sent", "accepted", sha, loan_count, previous, result)
 
     def _record_outcome(self, conn, key, status, sha, loan_count, attempts, http_status, message) -> None:
-        """Record the API's answer; if the state database went away meanwhile, wait for it (bounded).
+        """Record the API's answer and its event in one transaction, through a restart of the database.
 
-        The row is ``sent`` with this payload's hash until this succeeds. On a broken
-        connection the answer is recorded through a new one, under the agency-day's lock taken
-        again (a concurrent sender, if any, finishes first), in one transaction.
+        Only an acceptance is worth waiting for (``record_wait_seconds``): without it in the ledger
+        the report is sent twice. A failure left unrecorded leaves the row ``sent``, which the next
+        run sends again anyway.
         """
-        if not conn.broken:
-            try:
-                with conn.transaction():
-                    self._record(conn, key, status, attempts, http_status, message)
-                    self._event(conn, key, status, sha, loan_count, attempts, http_status, message)
-                return
-            except psycopg.OperationalError as exc:
-                if not conn.broken:
-                    raise
-                first_error = exc
-        else:
-            first_error = None
-        isil, day = key["isil"], key["report_date"]
-        # Only an acceptance is worth waiting for: without it in the ledger the report is sent twice.
-        # A failure left unrecorded leaves the row 'sent', which the next run sends again anyway.
-        wait = self.record_wait_seconds if status == "accepted" else 0.0
-        deadline = time.monotonic() + wait
-        log.warning(
-            "Bokbasen answered for %s %s (%s), but the state database is unreachable (%s); reconnecting every "
-            "%.0f s for up to %.0f s to record it", isil, day, status, first_error or "connection lost",
-            self.record_retry_interval, wait)
-        tries = 0
-        while True:
-            tries += 1
-            try:
-                with psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row, connect_timeout=10) as again:
-                    again.execute(load_sql("lock_agency_day"), key)
-                    with again.transaction():
-                        self._record(again, key, status, attempts, http_status, message)
-                        self._event(again, key, status, sha, loan_count, attempts, http_status, message)
-                    again.execute(load_sql("unlock_agency_day"), key)
-                log.warning("Recorded %s %s as %s in the ledger after %d reconnection attempt(s)",
-                            isil, day, status, tries)
-                return
-            except psycopg.OperationalError as exc:
-                if time.monotonic() + self.record_retry_interval > deadline:
-                    raise ResultNotRecorded(
-                        f"Bokbasen answered for {isil} {day} ({status}), but the state database stayed "
-                        f"unreachable for {wait:.0f} s ({tries} attempts; last error: "
-                        f"{type(exc).__name__}). The ledger row stays 'sent': the next run sends the identical "
-                        f"payload (sha256 {sha[:12]}) again."
-                    ) from exc
-                log.info("State database still unreachable (%s); retrying in %.0f s",
-                         type(exc).__name__, self.record_retry_interval)
-                time.sleep(self.record_retry_interval)
+
+        def write(c) -> None:
+            self._record(c, key, status, attempts, http_status, message)
+            self._event(c, key, status, sha, loan_count, attempts, http_status, message)
+
+        record_through_restart(
+            conn, self.dsn, write, lock="lock_agency_day", unlock="unlock_agency_day", key=key,
+            what=f"Bokbasen answered for {key['isil']} {key['report_date']} ({status})",
+            consequence=f"The ledger row stays 'sent': the next run sends the identical payload (sha256 {sha[:12]}) "
+                        "again.",
+            wait_seconds=self.record_wait_seconds if status == "accepted" else 0.0,
+            retry_interval=self.record_retry_interval,
+        )
 
     @staticmethod
     def _record(conn, key, status, attempts, http_status, message) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from datetime import date
 
 import psycopg
@@ -21,6 +22,7 @@ from library_integrations.http.retry import RetryPolicy
 from library_integrations.pipelines.nb_statistics import fileformat, steps
 from library_integrations.pipelines.nb_statistics.config import load_categories, load_file_format
 from library_integrations.state.deliveries import DeliveryLedger
+from library_integrations.state.recording import ResultNotRecorded
 from tests.integration.nb_statistics.library import MONTH, SYSTEM
 
 FMT = load_file_format()
@@ -154,3 +156,63 @@ def test_object_storage_target(staged, ledger, tmp_path):
 
 def test_the_month_key_is_the_oslo_month():
     assert f"{MONTH:%Y-%m}" == "2026-03" and MONTH == date(2026, 3, 1)
+
+
+# ----------------------------------------------------------------------------- state database restarts
+class StopsTheStateDatabase:
+    """The real SFTP target; right after the files are in place, the state database stops.
+
+    It starts again after ``down_for`` seconds (None: not by itself), so the ledger's
+    ``delivered`` meets a database that is away.
+    """
+
+    def __init__(self, target, server, down_for: float | None) -> None:
+        self.target, self.server, self.down_for, self.threads = target, server, down_for, []
+
+    @property
+    def description(self) -> str:
+        return self.target.description
+
+    def upload(self, files):
+        result = self.target.upload(files)
+        self.server.stop()
+        if self.down_for is not None:
+            def start_again():
+                time.sleep(self.down_for)
+                self.server.start()
+
+            self.threads.append(threading.Thread(target=start_again))
+            self.threads[-1].start()
+        return result
+
+
+def test_state_database_restarted_while_the_delivery_is_recorded_delivers_once(staged, sftp, private_state, caplog):
+    ledger = DeliveryLedger(private_state.dsn, record_retry_interval=0.2, record_wait_seconds=60)
+    target = StopsTheStateDatabase(sftp.connect(), private_state, down_for=1.0)
+    try:
+        result = steps.run_deliver(staged, FMT, ledger, target)
+    finally:
+        for thread in target.threads:
+            thread.join(30)
+    assert (result.outcome, result.version) == ("delivered", 1)
+    assert "the state database is unreachable" in caplog.text and "Recorded it after" in caplog.text
+    assert [(d.version, d.status) for d in ledger.history("nb_statistics", "2026-03")] == [(1, "delivered")]
+    assert sftp.stats()["opened_for_write"] == 2  # CSV and manifest, once each
+    assert steps.run_deliver(staged, FMT, ledger, sftp.connect()).outcome == "skipped"  # the rerun uploads nothing
+    assert sftp.stats()["opened_for_write"] == 2
+    assert sftp.files(REMOTE)[V1.csv] == ObjectStoragePath(staged.csv_path).read_bytes()
+
+
+def test_state_database_away_longer_than_the_wait_the_rerun_uploads_the_same_version_again(
+        staged, sftp, private_state):
+    ledger = DeliveryLedger(private_state.dsn, record_retry_interval=0.2, record_wait_seconds=1.0)
+    with pytest.raises(ResultNotRecorded, match=r"nb_statistics 2026-03: version 1 .* delivered, but the state "
+                                                r"database stayed unreachable .* uploads the same version again"):
+        steps.run_deliver(staged, FMT, ledger, StopsTheStateDatabase(sftp.connect(), private_state, down_for=None))
+    private_state.start()
+    assert [(d.version, d.status) for d in ledger.history("nb_statistics", "2026-03")] == [(1, "uploading")]
+    result = steps.run_deliver(staged, FMT, ledger, sftp.connect())  # the task's retry
+    assert (result.outcome, result.version) == ("delivered", 1)  # the same name again, not a version 2
+    assert [(d.version, d.status) for d in ledger.history("nb_statistics", "2026-03")] == [(1, "delivered")]
+    assert sftp.stats()["opened_for_write"] == 4 and set(sftp.files(REMOTE)) == {V1.csv, V1.manifest}
+    assert sftp.files(REMOTE)[V1.csv] == ObjectStoragePath(staged.csv_path).read_bytes()
