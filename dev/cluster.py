@@ -24,7 +24,8 @@ The embedded PostgreSQL (:mod:`dev.embedded_db`) holds Airflow's metadata databa
 library system (``lms``, filled by ``make generate``). A new metadata database is a copy of
 ``airflow_template_<Airflow version>``, migrated once per server and Airflow version, so a
 start (and the cluster test) does not spend a minute in ``airflow db migrate``. Celery's
-results go to redis (see ``dev/cluster_compat/sitecustomize.py`` for why not the database).
+results go to Airflow's default, the metadata database (``celery==5.6.3`` is pinned: see
+``docs/deploy.md``).
 Airflow's home is ``.airflow-cluster/`` (task logs under ``logs/``, the processes' own logs
 under ``process-logs/``). Staged files go to ``s3://staging_s3@<bucket>/staging`` through
 ``ObjectStoragePath``: ``LIBRARY_INTEGRATIONS_STAGING_BASE`` is the only pipeline setting that
@@ -375,10 +376,6 @@ class Cluster:
         env.update({
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
             "AIRFLOW__CELERY__BROKER_URL": broker_url,
-            # Task results in redis too. Not Airflow's default (the metadata database): with the locked
-            # Celery 5.7 the provider cannot read failures back from the database backend and the
-            # scheduler stops (see dev/cluster_compat/sitecustomize.py and docs/deploy.md).
-            "AIRFLOW__CELERY__RESULT_BACKEND": f"redis://127.0.0.1:{redis_port}/1",
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(cfg.concurrency),
             # Workers call the API server for every task state change; on a busy machine 5 s is short.
             "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
@@ -483,11 +480,8 @@ class Cluster:
 
     @staticmethod
     def _pythonpath() -> str:
-        # dev.cluster.worker_hostname must be importable by the workers: the project root on the
-        # path; dev/cluster_compat holds a sitecustomize that lets the locked Celery 5.7 work with
-        # the Celery provider (see its docstring).
-        return os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT),
-                                str(PROJECT_ROOT / "dev" / "cluster_compat")])
+        # dev.cluster.worker_hostname must be importable by the workers: the project root on the path.
+        return os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)])
 
     def _start_worker(self, name: str, *, append_log: bool = False) -> subprocess.Popen:
         """Start Celery worker ``worker-N`` (hostname ``wN@<machine>``, task hostnames ``wN.<machine>``)."""

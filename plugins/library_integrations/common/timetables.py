@@ -27,6 +27,7 @@ those arguments report January 1 to 31 in either configuration.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -112,6 +113,10 @@ class ReportDayTimetable(Timetable):
         else:
             day = local.subtract(days=1)
         return date(day.year, day.month, day.day)
+
+    def manual_period(self, moment: datetime) -> date:
+        """The period (day) a manual run with logical date ``moment`` reports: :meth:`manual_report_day`."""
+        return self.manual_report_day(moment)
 
     def infer_manual_data_interval(self, *, run_after: pendulum.DateTime) -> DataInterval:
         """The data interval of a manual run (UI trigger, API, ``dag.test``) with this logical date.
@@ -255,6 +260,10 @@ class MonthTimetable(Timetable):
         previous = _month_start(local.year, local.month - 1, self.timezone)
         return date(previous.year, previous.month, 1)
 
+    def manual_period(self, moment: datetime) -> date:
+        """The period (month) a manual run with logical date ``moment`` reports: :meth:`manual_report_month`."""
+        return self.manual_report_month(moment)
+
     def infer_manual_data_interval(self, *, run_after: pendulum.DateTime) -> DataInterval:
         """The data interval of a manual run (UI trigger, API, ``dag.test``); see :meth:`manual_report_month`."""
         return self.interval_for(self.manual_report_month(run_after))
@@ -298,3 +307,36 @@ class MonthTimetable(Timetable):
         if restriction.latest is not None and interval.start > _wall_clock_in(restriction.latest, self.timezone):
             return None
         return DagRunInfo(run_after=self.run_after_for(interval), data_interval=interval)
+
+
+class ManualRunMismatch(ValueError):
+    """A manual run whose logical date asks for another period than its data interval holds."""
+
+
+def period_of_run(context, period_of: Callable[[datetime], date], unit: str) -> date:
+    """The period a run reports: ``period_of(data interval start)`` (the timetable's day or month).
+
+    A manual run's logical date may be any time (the Trigger form proposes "now"); its data
+    interval is the period it reports (the timetable's ``manual_period``). Airflow 3.3's
+    ``airflow dags trigger --logical-date`` infers the interval from the trigger time instead
+    of the logical date; such a run would report another period than asked, so it fails here,
+    before anything is read, saying how to report that period (``unit``: "day", "month").
+    """
+    start = context.get("data_interval_start")
+    if start is None:
+        return period_of(context["logical_date"])
+    period = period_of(start)
+    run, logical, dag = context.get("dag_run"), context.get("logical_date"), context.get("dag")
+    manual_period = getattr(getattr(dag, "timetable", None), "manual_period", None)
+    run_type = getattr(run, "run_type", None)
+    if logical is not None and manual_period and str(getattr(run_type, "value", run_type)) == "manual":
+        asked = manual_period(logical)
+        if asked != period:
+            raise ManualRunMismatch(
+                f"This manual run's logical date {logical.isoformat()} asks for the {unit} {asked}, but its data "
+                f"interval is the {unit} {period} (airflow dags trigger --logical-date in Airflow 3.3 takes the "
+                f"interval from the trigger time). Nothing was read or sent. To report {asked}: airflow backfill "
+                f"create --dag-id {dag.dag_id} --from-date {asked} --to-date {asked} (with a running scheduler), "
+                f"or the Trigger form with that logical date."
+            )
+    return period

@@ -20,6 +20,7 @@ from library_integrations.common.settings import (
     MissingSettingError,
     Settings,
 )
+from library_integrations.common.timetables import period_of_run
 from library_integrations.pipelines.loan_report import steps
 from library_integrations.pipelines.loan_report.payloads import AgencyReport, ExtractResult
 
@@ -27,12 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def report_date_of(context) -> date:
-    """The Oslo calendar day a run reports: the start of its data interval (the timetable's day).
-
-    A manual run's logical date may be any time (the Trigger form proposes "now"); its data
-    interval is the day it reports (see ``ReportDayTimetable.manual_report_day``).
-    """
-    return oslo_date(context.get("data_interval_start") or context["logical_date"])
+    """The Oslo calendar day a run reports (see ``common.timetables.period_of_run``)."""
+    return period_of_run(context, oslo_date, "day")
 
 
 FAILURE_KEY = "failure"  # XCom key: why extract or transform failed, for the summary

@@ -14,6 +14,7 @@ from datetime import date
 from library_integrations.common import staging
 from library_integrations.common.oslo_time import OSLO
 from library_integrations.common.settings import LIBRARY_CONN_ID, STATE_CONN_ID, MissingSettingError
+from library_integrations.common.timetables import period_of_run
 from library_integrations.pipelines.nb_statistics import steps
 from library_integrations.pipelines.nb_statistics.config import ConfigError
 from library_integrations.pipelines.nb_statistics.payloads import (
@@ -27,11 +28,14 @@ from library_integrations.pipelines.nb_statistics.settings import SFTP_CONN_ID, 
 log = logging.getLogger(__name__)
 
 
-def month_of(context) -> date:
-    """The Oslo calendar month a run reports (its first day): the start of its data interval."""
-    moment = context.get("data_interval_start") or context["logical_date"]
+def _oslo_month(moment) -> date:
     local = moment.astimezone(OSLO)
     return date(local.year, local.month, 1)
+
+
+def month_of(context) -> date:
+    """The Oslo calendar month a run reports, its first day (see ``common.timetables.period_of_run``)."""
+    return period_of_run(context, _oslo_month, "month")
 
 
 def _library_connection():
