@@ -1,4 +1,4 @@
-"""Which day a run reports, and the manual run whose logical date and data interval disagree."""
+"""Which period a run reports (common.timetables.period_of_run), for the loan report's day and the NB month."""
 
 from __future__ import annotations
 
