@@ -54,10 +54,11 @@ def test_get_set_and_timestamps(dsn, pipeline):
         again = cursors.set(conn, pipeline, "extended", "c1")  # an empty page: the same cursor again
         assert again.changed_at == first.changed_at and again.updated_at >= first.updated_at
         assert again.meta == {"subscription": "extended"}  # meta None keeps the stored meta
-        moved = cursors.set(conn, pipeline, "extended", "c2", meta={"pages": 3})
+        secret = "opaque-cursor-Xq81"  # a value no random pipeline name or timestamp can contain
+        moved = cursors.set(conn, pipeline, "extended", secret, meta={"pages": 3})
         assert moved.changed_at == moved.updated_at and moved.meta == {"pages": 3}  # changed now
-        assert cursors.get(conn, pipeline, "extended") == moved
-        assert "c2" not in repr(moved)  # opaque and possibly long: not in logs
+        assert cursors.get(conn, pipeline, "extended") == moved and moved.value == secret
+        assert secret not in repr(moved)  # opaque and possibly long: not in logs
 
 
 def test_the_cursor_commits_with_its_page_or_not_at_all(dsn, pipeline):
