@@ -12,7 +12,10 @@ the act again. :func:`record_through_restart` closes that window as far as a bou
 3. if the database stays away longer, it raises :class:`ResultNotRecorded`, whose message says
    what happened outside and what the next run will do about it.
 
-Errors that are not a lost connection (a constraint, a bug) are raised as they are.
+Errors that are not a lost connection (a constraint, a bug) are raised as they are. If the
+connection broke after the database committed but before the client heard so, the write is
+made a second time: ``write`` must be safe to repeat (the ledgers' result updates are; their
+event history may then hold the event twice).
 """
 
 from __future__ import annotations
