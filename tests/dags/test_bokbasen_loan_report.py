@@ -326,6 +326,7 @@ def _airflow(args, env, **kwargs):
                           **kwargs)
 
 
+@pytest.mark.timeout(600)  # its own deadlines (120 s to parse, 300 s to finish) fail first, with a clear message
 def test_backfill_create_with_a_running_scheduler(dag, fake, lms_conn, state_dsn, tmp_path):
     """`airflow backfill create` for two days, executed by a real scheduler, checked in the ledger."""
     port = _free_port()
