@@ -61,10 +61,10 @@ from xml.etree import ElementTree
 from airflow.providers.http.hooks.http import HttpHook
 from requests import Response, Session
 
+from library_integrations.clients.bokbasen.auth import bokbasen_auth, shared_cache_dsn, token_cache
 from library_integrations.clients.bokbasen.config import KNOWN_EXTRAS as LOANS_EXTRAS
 from library_integrations.clients.bokbasen.config import BokbasenConfig, resolve_config
 from library_integrations.clients.bokbasen.errors import (
-    BOKBASEN_ERRORS,
     BokbasenAuthError,
     BokbasenClockSkewError,
     BokbasenConfigError,
@@ -83,13 +83,11 @@ from library_integrations.http.retry import (
     RetryBudget,
     RetryNotice,
     RetryPolicy,
-    current_budget,
     http_date,
     is_transient_status,
     send_with_retries,
 )
 from library_integrations.http.session import clean_session
-from library_integrations.state.token_cache import TokenCache
 
 log = logging.getLogger(__name__)
 
@@ -486,46 +484,17 @@ class BokbasenExportHook(HttpHook):
 
     def _state_dsn_resolved(self) -> str | None:
         if self._state_dsn is None and self._state_conn_id:
-            from library_integrations.state.connection import dsn_from_connection
-
-            try:
-                self._state_dsn = dsn_from_connection(self._state_conn_id)
-            except Exception as exc:
-                log.warning(
-                    "No usable connection %r for the shared Bokbasen token cache (%s); caching in this process only",
-                    self._state_conn_id,
-                    type(exc).__name__,
-                )
-                self._state_conn_id = None
+            self._state_dsn = shared_cache_dsn(self._state_conn_id)
+            self._state_conn_id = None  # resolved once, usable or not
         return self._state_dsn
 
     @property
     def auth(self) -> OAuth2ClientCredentials:
         """The bearer-token auth of every export request, tokens kept in the shared cache."""
         if self._auth is None:
-            cfg = self.config.base
-            store = TokenCache(
-                token_url=cfg.token_url,
-                client_id=cfg.client_id,
-                audience=cfg.audience,
-                dsn=self._state_dsn_resolved(),
-                refresh_margin=self.token_refresh_margin,
-            )
-            self._auth = OAuth2ClientCredentials(
-                token_url=cfg.token_url,
-                client_id=cfg.client_id,
-                client_secret=cfg.client_secret,
-                audience=cfg.audience,
-                store=store,
-                session=self.get_conn,
-                timeout=cfg.timeout,
-                policy=cfg.retry,
-                sleep=self._sleep,
-                errors=BOKBASEN_ERRORS,
-                api_name="Bokbasen",
-                redactor=self._redactor,
-                on_refresh=self._log_token_refused,
-            )
+            store = token_cache(self.config.base, self._state_dsn_resolved(), self.token_refresh_margin)
+            self._auth = bokbasen_auth(self.config.base, store, session=self.get_conn, sleep=self._sleep,
+                                       redactor=self._redactor, unlabelled="an export request")
         return self._auth
 
     @property
@@ -556,14 +525,6 @@ class BokbasenExportHook(HttpHook):
         except Exception as exc:
             return False, f"{type(exc).__name__}: {self._redactor(str(exc))}"
         return True, f"Got an access token for audience {self.config.audience}"
-
-    def _log_token_refused(self, response: Response) -> None:
-        budget = current_budget()
-        log.warning(
-            "Bokbasen refused the access token for %s (HTTP 401: %s); fetching a new token once",
-            budget.label if budget is not None and budget.label else "an export request",
-            api_message(response, redact=self._redactor),
-        )
 
     # -- requests --------------------------------------------------------------------------
 

@@ -65,6 +65,7 @@ from typing import Any
 from airflow.providers.http.hooks.http import HttpHook
 from requests import Response, Session
 
+from library_integrations.clients.bokbasen.auth import bokbasen_auth, shared_cache_dsn, token_cache
 from library_integrations.clients.bokbasen.config import (
     KNOWN_EXTRAS,
     BokbasenConfig,
@@ -72,7 +73,6 @@ from library_integrations.clients.bokbasen.config import (
     resolve_config,
 )
 from library_integrations.clients.bokbasen.errors import (
-    BOKBASEN_ERRORS,
     BokbasenAuthError,
     BokbasenConfigError,
     BokbasenForbidden,
@@ -89,7 +89,6 @@ from library_integrations.http.retry import (
     RetryBudget,
     RetryNotice,
     RetryPolicy,
-    current_budget,
     http_date,
     is_transient_status,
     parse_retry_after,
@@ -221,52 +220,22 @@ class BokbasenHook(HttpHook):
 
     def _ledger_dsn_resolved(self) -> str | None:
         if self._ledger_dsn is None and self._state_conn_id:
-            from library_integrations.state.ledger import dsn_from_connection
-
-            try:
-                self._ledger_dsn = dsn_from_connection(self._state_conn_id)
-            except Exception as exc:
-                log.warning(
-                    "No usable connection %r for the shared Bokbasen token cache (%s); caching in this process only",
-                    self._state_conn_id,
-                    type(exc).__name__,
-                )
-                self._state_conn_id = None
+            self._ledger_dsn = shared_cache_dsn(self._state_conn_id)
+            self._state_conn_id = None  # resolved once, usable or not
         return self._ledger_dsn
 
     @property
     def token_cache(self) -> TokenCache:
         if self._token_cache is None:
-            cfg = self.config
-            self._token_cache = TokenCache(
-                token_url=cfg.token_url,
-                client_id=cfg.client_id,
-                audience=cfg.audience,
-                dsn=self._ledger_dsn_resolved(),
-                refresh_margin=self.token_refresh_margin,
-            )
+            self._token_cache = token_cache(self.config, self._ledger_dsn_resolved(), self.token_refresh_margin)
         return self._token_cache
 
     @property
     def auth(self) -> OAuth2ClientCredentials:
         """The bearer-token auth of every loans request, its tokens kept in :attr:`token_cache`."""
         if self._auth is None:
-            cfg = self.config
-            self._auth = OAuth2ClientCredentials(
-                token_url=cfg.token_url,
-                client_id=cfg.client_id,
-                client_secret=cfg.client_secret,
-                audience=cfg.audience,
-                store=self.token_cache,
-                session=self.get_conn,
-                timeout=cfg.timeout,
-                policy=cfg.retry,
-                sleep=self._sleep,
-                errors=BOKBASEN_ERRORS,
-                api_name="Bokbasen",
-                redactor=self._redactor,
-                on_refresh=self._log_token_refused,
-            )
+            self._auth = bokbasen_auth(self.config, self.token_cache, session=self.get_conn, sleep=self._sleep,
+                                       redactor=self._redactor, unlabelled="a request")
         return self._auth
 
     @property
@@ -320,14 +289,6 @@ class BokbasenHook(HttpHook):
 
     def _message(self, response: Response) -> str:
         return api_message(response, redact=self._redactor)
-
-    def _log_token_refused(self, response: Response) -> None:
-        budget = current_budget()
-        log.warning(
-            "Bokbasen refused the access token for %s (HTTP 401: %s); fetching a new token once",
-            budget.label if budget is not None and budget.label else "a request",
-            self._message(response),
-        )
 
     def get_token(self, budget: RetryBudget | None = None) -> BearerToken:
         """A usable bearer token: from this process, the shared cache, or the token endpoint."""
