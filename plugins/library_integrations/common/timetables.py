@@ -48,11 +48,63 @@ def _wall_clock_in(moment: datetime, tz: str) -> pendulum.DateTime:
     )
 
 
-class ReportDayTimetable(Timetable):
-    """One run per calendar day in ``timezone``; created ``grace`` after the day ends."""
+class CalendarPeriodTimetable(Timetable):
+    """One run per calendar period (a day, a month) in ``timezone``; what both timetables share.
+
+    A subclass gives ``serialize``, ``interval_for(period)``, ``period_of(moment)`` (the period
+    a moment falls in), ``manual_period(moment)`` (the period a manual run with that logical
+    date reports) and ``run_id_suffix(period)``. Equality and hash follow ``serialize()``.
+    """
 
     periodic = True
     run_ordering = ("logical_date", "run_after")
+    timezone: str
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.serialize() == self.serialize()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, tuple(sorted(self.serialize().items()))))
+
+    def interval_for(self, period: date) -> DataInterval:
+        raise NotImplementedError
+
+    def period_of(self, moment: datetime) -> date:
+        raise NotImplementedError
+
+    def manual_period(self, moment: datetime) -> date:
+        raise NotImplementedError
+
+    def run_id_suffix(self, period: date) -> str:
+        raise NotImplementedError
+
+    def infer_manual_data_interval(self, *, run_after: pendulum.DateTime) -> DataInterval:
+        """The data interval of a manual run (UI trigger, API, ``dag.test``) with this logical date.
+
+        Airflow passes the chosen logical date here; see ``manual_period``.
+        """
+        return self.interval_for(self.manual_period(run_after))
+
+    def generate_run_id(self, *, run_type, run_after, data_interval: DataInterval | None, **extra) -> str:
+        """``scheduled__2026-11-24``, ``scheduled__2026-03``: the run id names the period reported, not when it ran.
+
+        >>> from airflow.utils.types import DagRunType
+        >>> day = ReportDayTimetable()
+        >>> day.generate_run_id(run_type=DagRunType.SCHEDULED, run_after=None,
+        ...                     data_interval=day.interval_for(date(2026, 11, 24)))
+        'scheduled__2026-11-24'
+        >>> month = MonthTimetable()
+        >>> month.generate_run_id(run_type=DagRunType.SCHEDULED, run_after=None,
+        ...                       data_interval=month.interval_for(date(2026, 3, 1)))
+        'scheduled__2026-03'
+        """
+        if data_interval is None:
+            return super().generate_run_id(run_type=run_type, run_after=run_after, data_interval=None, **extra)
+        return run_type.generate_run_id(suffix=self.run_id_suffix(self.period_of(data_interval.start)))
+
+
+class ReportDayTimetable(CalendarPeriodTimetable):
+    """One run per calendar day in ``timezone``; created ``grace`` after the day ends."""
 
     def __init__(self, grace: timedelta = timedelta(hours=2), timezone: str = OSLO) -> None:
         self.grace = grace
@@ -67,16 +119,6 @@ class ReportDayTimetable(Timetable):
     @classmethod
     def deserialize(cls, data: dict[str, Any]) -> ReportDayTimetable:
         return cls(grace=timedelta(seconds=data["grace_seconds"]), timezone=data["timezone"])
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, ReportDayTimetable)
-            and self.grace == other.grace
-            and self.timezone == other.timezone
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.grace, self.timezone))
 
     @property
     def summary(self) -> str:
@@ -114,29 +156,14 @@ class ReportDayTimetable(Timetable):
             day = local.subtract(days=1)
         return date(day.year, day.month, day.day)
 
+    def period_of(self, moment: datetime) -> date:
+        return self.report_day(moment)
+
     def manual_period(self, moment: datetime) -> date:
-        """The period (day) a manual run with logical date ``moment`` reports: :meth:`manual_report_day`."""
         return self.manual_report_day(moment)
 
-    def infer_manual_data_interval(self, *, run_after: pendulum.DateTime) -> DataInterval:
-        """The data interval of a manual run (UI trigger, API, ``dag.test``) with this logical date.
-
-        Airflow passes the chosen logical date here; see :meth:`manual_report_day`.
-        """
-        return self.interval_for(self.manual_report_day(run_after))
-
-    def generate_run_id(self, *, run_type, run_after, data_interval: DataInterval | None, **extra) -> str:
-        """``scheduled__2026-11-24``: the run id names the day reported, not when it ran.
-
-        >>> from airflow.utils.types import DagRunType
-        >>> tt = ReportDayTimetable()
-        >>> tt.generate_run_id(run_type=DagRunType.SCHEDULED, run_after=None,
-        ...                    data_interval=tt.interval_for(date(2026, 11, 24)))
-        'scheduled__2026-11-24'
-        """
-        if data_interval is None:
-            return super().generate_run_id(run_type=run_type, run_after=run_after, data_interval=None, **extra)
-        return run_type.generate_run_id(suffix=self.report_day(data_interval.start).isoformat())
+    def run_id_suffix(self, period: date) -> str:
+        return period.isoformat()
 
     def next_dagrun_info(
         self,
@@ -168,7 +195,7 @@ def _month_start(year: int, month: int, tz: str) -> pendulum.DateTime:
     return pendulum.datetime(year, month, 1, tz=tz)
 
 
-class MonthTimetable(Timetable):
+class MonthTimetable(CalendarPeriodTimetable):
     """One run per calendar month in ``timezone``; created on day ``run_day`` of the next month.
 
     A run's data interval is exactly the month it reports, ``[M-01 00:00, M+1-01 00:00)`` in
@@ -189,9 +216,6 @@ class MonthTimetable(Timetable):
     Oslo deployment. A month is in the range when its first day is.
     """
 
-    periodic = True
-    run_ordering = ("logical_date", "run_after")
-
     def __init__(self, run_day: int = 5, run_hour: int = 6, timezone: str = OSLO) -> None:
         if not 1 <= run_day <= 28:
             raise ValueError(f"run_day must be a day every month has (1-28), not {run_day}")
@@ -210,15 +234,6 @@ class MonthTimetable(Timetable):
     @classmethod
     def deserialize(cls, data: dict[str, Any]) -> MonthTimetable:
         return cls(run_day=data["run_day"], run_hour=data["run_hour"], timezone=data["timezone"])
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, MonthTimetable)
-            and (self.run_day, self.run_hour, self.timezone) == (other.run_day, other.run_hour, other.timezone)
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.run_day, self.run_hour, self.timezone))
 
     @property
     def summary(self) -> str:
@@ -260,26 +275,14 @@ class MonthTimetable(Timetable):
         previous = _month_start(local.year, local.month - 1, self.timezone)
         return date(previous.year, previous.month, 1)
 
+    def period_of(self, moment: datetime) -> date:
+        return self.report_month(moment)
+
     def manual_period(self, moment: datetime) -> date:
-        """The period (month) a manual run with logical date ``moment`` reports: :meth:`manual_report_month`."""
         return self.manual_report_month(moment)
 
-    def infer_manual_data_interval(self, *, run_after: pendulum.DateTime) -> DataInterval:
-        """The data interval of a manual run (UI trigger, API, ``dag.test``); see :meth:`manual_report_month`."""
-        return self.interval_for(self.manual_report_month(run_after))
-
-    def generate_run_id(self, *, run_type, run_after, data_interval: DataInterval | None, **extra) -> str:
-        """``scheduled__2026-03``: the run id names the month reported, not when it ran.
-
-        >>> from airflow.utils.types import DagRunType
-        >>> tt = MonthTimetable()
-        >>> tt.generate_run_id(run_type=DagRunType.SCHEDULED, run_after=None,
-        ...                    data_interval=tt.interval_for(date(2026, 3, 1)))
-        'scheduled__2026-03'
-        """
-        if data_interval is None:
-            return super().generate_run_id(run_type=run_type, run_after=run_after, data_interval=None, **extra)
-        return run_type.generate_run_id(suffix=self.report_month(data_interval.start).strftime("%Y-%m"))
+    def run_id_suffix(self, period: date) -> str:
+        return period.strftime("%Y-%m")
 
     def next_dagrun_info(
         self,
