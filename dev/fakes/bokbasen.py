@@ -64,11 +64,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
+
+from dev.fakes._server import LocalHttpServer
 
 # The demo credentials (the same values as dev.airflow_env's demo connection).
 DEFAULT_CLIENT_ID = "demo-client"
@@ -407,8 +409,10 @@ class _Answer(Exception):
 # -- the server ---------------------------------------------------------------------------
 
 
-class FakeBokbasen:
+class FakeBokbasen(LocalHttpServer):
     """The fake server. ``start()`` runs it in a background thread; ``stop()`` ends it."""
+
+    thread_name = "fake-bokbasen"
 
     def __init__(
         self,
@@ -441,22 +445,11 @@ class FakeBokbasen:
         self._initial = _Config(expires_in, accept_gzip, max_date_skew)
         self._lock = threading.Lock()
         self._state = _State(config=_Config(**asdict(self._initial)))
-        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._bind(host, port, _make_handler(self))
         first_segment = [s for s in loans_path.split("/") if s][0]
         self.audience = audience or f"{self.base_url}/{first_segment}/"
 
     # URLs
-    @property
-    def port(self) -> int:
-        return self._httpd.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        host = self._httpd.server_address[0]
-        return f"http://{host}:{self.port}"
-
     @property
     def token_url(self) -> str:
         return self.base_url + self.token_path
@@ -480,26 +473,6 @@ class FakeBokbasen:
         }
 
     # lifecycle
-    def start(self) -> FakeBokbasen:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-bokbasen", daemon=True)
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        self._httpd.serve_forever()
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> FakeBokbasen:
-        return self if self._thread else self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     # scripting
     def add_faults(self, *specs: str | dict | Fault) -> list[Fault]:

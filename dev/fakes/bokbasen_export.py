@@ -68,11 +68,12 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 from xml.sax.saxutils import escape
 
+from dev.fakes._server import LocalHttpServer
 from dev.fakes.bokbasen import DEFAULT_CLIENT_ID as DEMO_CLIENT_ID
 from dev.fakes.bokbasen import DEFAULT_CLIENT_SECRET as DEMO_CLIENT_SECRET
 
@@ -432,8 +433,10 @@ class _Answer(Exception):
         self.details = details
 
 
-class FakeBokbasenExport:
+class FakeBokbasenExport(LocalHttpServer):
     """The fake Export Service. ``start()`` serves in a background thread; ``stop()`` ends it."""
+
+    thread_name = "fake-bokbasen-export"
 
     def __init__(
         self,
@@ -470,9 +473,7 @@ class FakeBokbasenExport:
                                 deletes=deletes, malformed=malformed, seed=seed)
         self._initial_events = list(events)
         self._reset_state()
-        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._bind(host, port, _make_handler(self))
         first_segment = [s for s in export_path.split("/") if s][0]
         self.audience = audience or f"{self.base_url}/{first_segment}/"
 
@@ -486,14 +487,6 @@ class FakeBokbasenExport:
         self._token_requests = 0
 
     # -- URLs
-    @property
-    def port(self) -> int:
-        return self._httpd.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self._httpd.server_address[0]}:{self.port}"
-
     @property
     def export_url(self) -> str:
         return self.base_url + self.export_path
@@ -511,26 +504,6 @@ class FakeBokbasenExport:
                 "password": self.client_secret, "extra": extras}
 
     # -- lifecycle
-    def start(self) -> FakeBokbasenExport:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-bokbasen-export", daemon=True)
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        self._httpd.serve_forever()
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> FakeBokbasenExport:
-        return self if self._thread else self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # -- scripting
     def reset(self, *, tokens: bool = False) -> None:

@@ -56,13 +56,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from lxml import etree
 from stdnum.no import fodselsnummer
 
+from dev.fakes._server import LocalHttpServer
 from library_integrations.clients.registry.models import LAANER_FIELDS, POPULATION_REGISTER_FIELDS
 from library_integrations.clients.registry.pin import PinCipher
 
@@ -245,8 +246,10 @@ def parse_request(body: bytes) -> tuple[str, dict[str, Any]]:
 # -- the server ---------------------------------------------------------------------------
 
 
-class FakePatronRegistry:
+class FakePatronRegistry(LocalHttpServer):
     """The fake registry. ``start()`` serves in a background thread; ``stop()`` ends it."""
+
+    thread_name = "fake-patron-registry"
 
     def __init__(
         self,
@@ -278,41 +281,16 @@ class FakePatronRegistry:
         self._next_key = 1
         self._release = threading.Event()
         self.hanging = threading.Event()  # set while a hang_after fault holds an answer
-        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._bind(host, port, _make_handler(self))
 
     # -- lifecycle and addresses
-    @property
-    def port(self) -> int:
-        return self._httpd.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self._httpd.server_address[0]}:{self.port}"
-
     @property
     def endpoint(self) -> str:
         return self.base_url + self.path
 
-    def start(self) -> FakePatronRegistry:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-patron-registry", daemon=True)
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
-        self.release()
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> FakePatronRegistry:
-        return self if self._thread else self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.release()  # a held answer must not keep the server's shutdown waiting
+        super().stop()
 
     def auth_code(self, library_number: str) -> str | None:
         if self.libraries is None:
