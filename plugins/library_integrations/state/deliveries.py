@@ -36,14 +36,8 @@ from typing import Any, Literal
 import psycopg
 from psycopg.rows import dict_row
 
-from library_integrations.state.connection import STATE_CONN_ID, dsn_from_connection
-from library_integrations.state.migrations import migrate
 from library_integrations.state.queries import load_sql
-from library_integrations.state.recording import (
-    RECORD_RETRY_INTERVAL,
-    RECORD_WAIT_SECONDS,
-    record_through_restart,
-)
+from library_integrations.state.recording import RecordingLedger
 
 log = logging.getLogger(__name__)
 
@@ -93,21 +87,8 @@ def _files_json(files: Sequence[dict[str, Any]] | None) -> str | None:
     return None if files is None else json.dumps(list(files))
 
 
-class DeliveryLedger:
+class DeliveryLedger(RecordingLedger):
     """The delivery ledger in the database at ``dsn`` (migrates the pipeline-state schema on first use)."""
-
-    def __init__(self, dsn: str, *, create_schema: bool = True,
-                 record_wait_seconds: float = RECORD_WAIT_SECONDS,
-                 record_retry_interval: float = RECORD_RETRY_INTERVAL) -> None:
-        self.dsn = dsn
-        self.record_wait_seconds = record_wait_seconds
-        self.record_retry_interval = record_retry_interval
-        if create_schema:
-            migrate(dsn)
-
-    @classmethod
-    def from_connection(cls, conn_id: str = STATE_CONN_ID, **kwargs) -> DeliveryLedger:
-        return cls(dsn_from_connection(conn_id), **kwargs)
 
     def _rows(self, sql_name: str, params: dict[str, Any]) -> list[Delivery]:
         with psycopg.connect(self.dsn, row_factory=dict_row) as conn:
@@ -218,11 +199,10 @@ class DeliveryLedger:
             params = {"id": delivery.id, "status": status, "message": message, "files": files}
             return Delivery(**c.execute(load_sql("delivery_record_result"), params).fetchone())
 
-        return record_through_restart(
-            conn, self.dsn, write, lock="delivery_lock", unlock="delivery_unlock", key=key,
+        return self._record_through_restart(
+            conn, write, lock="delivery_lock", unlock="delivery_unlock", key=key,
             what=f"{key['pipeline']} {key['delivery_key']}: version {delivery.version} ({delivery.file_name}) {status}",
             consequence="The ledger row stays 'uploading': the next run uploads the same version again under the "
                         "same name.",
-            wait_seconds=self.record_wait_seconds if status == "delivered" else 0.0,
-            retry_interval=self.record_retry_interval,
+            wait=status == "delivered",
         )

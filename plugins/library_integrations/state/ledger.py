@@ -44,15 +44,9 @@ from psycopg.rows import dict_row
 
 from library_integrations.http.errors import ApiError, RequestRejected
 from library_integrations.http.results import SendResult
-from library_integrations.state.connection import STATE_CONN_ID, dsn_from_connection
-from library_integrations.state.migrations import migrate
+from library_integrations.state.connection import dsn_from_connection
 from library_integrations.state.queries import STATE_SCHEMA, STATE_SQL_DIR, load_sql
-from library_integrations.state.recording import (
-    RECORD_RETRY_INTERVAL,
-    RECORD_WAIT_SECONDS,
-    ResultNotRecorded,
-    record_through_restart,
-)
+from library_integrations.state.recording import RecordingLedger, ResultNotRecorded
 
 __all__ = [
     "STATE_SCHEMA",
@@ -122,21 +116,8 @@ def _clip(text: str | None) -> str | None:
     return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 3] + "..."
 
 
-class Ledger:
+class Ledger(RecordingLedger):
     """The submission ledger in the database at ``dsn`` (migrates the pipeline-state schema on first use)."""
-
-    def __init__(self, dsn: str, *, create_schema: bool = True,
-                 record_wait_seconds: float = RECORD_WAIT_SECONDS,
-                 record_retry_interval: float = RECORD_RETRY_INTERVAL) -> None:
-        self.dsn = dsn
-        self.record_wait_seconds = record_wait_seconds
-        self.record_retry_interval = record_retry_interval
-        if create_schema:
-            migrate(dsn)
-
-    @classmethod
-    def from_connection(cls, conn_id: str = STATE_CONN_ID, **kwargs) -> Ledger:
-        return cls(dsn_from_connection(conn_id), **kwargs)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -262,13 +243,12 @@ class Ledger:
             self._record(c, key, status, attempts, http_status, message)
             self._event(c, key, status, sha, loan_count, attempts, http_status, message)
 
-        record_through_restart(
-            conn, self.dsn, write, lock="lock_agency_day", unlock="unlock_agency_day", key=key,
+        self._record_through_restart(
+            conn, write, lock="lock_agency_day", unlock="unlock_agency_day", key=key,
             what=f"Bokbasen answered for {key['isil']} {key['report_date']} ({status})",
             consequence=f"The ledger row stays 'sent': the next run sends the identical payload (sha256 {sha[:12]}) "
                         "again.",
-            wait_seconds=self.record_wait_seconds if status == "accepted" else 0.0,
-            retry_interval=self.record_retry_interval,
+            wait=status == "accepted",
         )
 
     @staticmethod

@@ -23,14 +23,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import psycopg
 from psycopg.rows import dict_row
 
+from library_integrations.state.connection import STATE_CONN_ID, dsn_from_connection
+from library_integrations.state.migrations import migrate
 from library_integrations.state.queries import load_sql
 
-__all__ = ["RECORD_RETRY_INTERVAL", "RECORD_WAIT_SECONDS", "ResultNotRecorded", "record_through_restart"]
+__all__ = [
+    "RECORD_RETRY_INTERVAL",
+    "RECORD_WAIT_SECONDS",
+    "RecordingLedger",
+    "ResultNotRecorded",
+    "record_through_restart",
+]
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +109,30 @@ def record_through_restart(
                 ) from exc
             log.info("State database still unreachable (%s); retrying in %.0f s", type(exc).__name__, retry_interval)
             time.sleep(retry_interval)
+
+
+class RecordingLedger:
+    """What the submission and delivery ledgers share: the database, its migration and the recording wait.
+
+    ``record_wait_seconds`` / ``record_retry_interval``: how long, and how often, an outcome
+    worth waiting for is retried through a restart (:func:`record_through_restart`).
+    """
+
+    def __init__(self, dsn: str, *, create_schema: bool = True,
+                 record_wait_seconds: float = RECORD_WAIT_SECONDS,
+                 record_retry_interval: float = RECORD_RETRY_INTERVAL) -> None:
+        self.dsn = dsn
+        self.record_wait_seconds = record_wait_seconds
+        self.record_retry_interval = record_retry_interval
+        if create_schema:
+            migrate(dsn)
+
+    @classmethod
+    def from_connection(cls, conn_id: str = STATE_CONN_ID, **kwargs) -> Self:
+        return cls(dsn_from_connection(conn_id), **kwargs)
+
+    def _record_through_restart(self, conn: psycopg.Connection, write: Callable[[psycopg.Connection], T], *,
+                                wait: bool, **where: Any) -> T:
+        """:func:`record_through_restart` with this ledger's database and wait (none unless ``wait``)."""
+        return record_through_restart(conn, self.dsn, write, wait_seconds=self.record_wait_seconds if wait else 0.0,
+                                      retry_interval=self.record_retry_interval, **where)
