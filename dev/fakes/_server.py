@@ -2,7 +2,7 @@
 
 A fake subclasses :class:`LocalHttpServer`, calls :meth:`_bind` with its request handler in
 ``__init__`` and names its thread (``thread_name``). ``start()`` serves in a daemon thread
-(tests), ``serve_forever()`` in the caller's (``python -m dev ...``); ``with fake:`` starts
+(tests), ``serve_forever()`` / ``serve_until_interrupted()`` in the caller's (``python -m dev ...``); ``with fake:`` starts
 and stops it.
 """
 
@@ -36,6 +36,15 @@ class LocalHttpServer:
 
     def serve_forever(self) -> None:
         self._httpd.serve_forever()
+
+    def serve_until_interrupted(self) -> None:
+        """Serve in this thread until Ctrl-C, then stop (the fakes' command lines)."""
+        try:
+            self.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         if self._thread is not None:

@@ -994,12 +994,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"TOKEN_URL={server.token_url}", flush=True)
     print(f"AUDIENCE={server.audience}", flush=True)
     print(f"ADMIN_URL={server.admin_url}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server.serve_until_interrupted()
     return 0
 
 

@@ -690,12 +690,7 @@ def main(argv: list[str] | None = None) -> int:
     server = FakePatronRegistry(args.host, args.port, verbose=not args.quiet)
     server.add_faults(*args.fault)
     print(f"Fake patron registry listening on {server.endpoint} (vendor {server.vendor_code})", flush=True)
-    try:
-        server._httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server.serve_until_interrupted()
     return 0
 
 
